@@ -1,0 +1,76 @@
+"""Submitting a script run: snapshot the source, record the run, start its worker."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Mapping
+
+from plinth._compute import start_detached
+from plinth._execution.snapshot import take_snapshot
+from plinth._location import ENV_WORKSPACE, WorkspaceLocation
+from plinth._store import ExperimentRecord, RunStatus
+from plinth.exceptions import ExperimentExecutionException, UserErrorException
+
+__all__ = ["submit", "new_run_id", "SCRIPT_RUN"]
+
+SCRIPT_RUN = "azureml.scriptrun"
+
+
+def new_run_id(experiment_name: str) -> str:
+    return f"{experiment_name}_{int(time.time())}_{uuid.uuid4().hex[:8]}"
+
+
+def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: Any,
+           tags: Mapping[str, str] | None = None, **kwargs: Any) -> str:
+    """Start ``config`` (anything with ``_run_definition()``) as a run; returns its id."""
+    to_definition = getattr(config, "_run_definition", None)
+    if to_definition is None:
+        raise UserErrorException(
+            f"config must be a ScriptRunConfig or an estimator, got {type(config).__name__}."
+        )
+    definition = dict(to_definition())
+    source = Path(definition["source_directory"]).resolve()
+    script = definition.get("script")
+    if script and not (source / script).is_file():
+        raise UserErrorException(
+            f"script={script!r} is not in source_directory={str(source)!r}; give its path "
+            "relative to the source directory."
+        )
+    store, artifacts = location.store(), location.artifacts()
+    snapshot_id = take_snapshot(source, artifacts)
+    definition.update(source_directory=str(source), snapshotId=snapshot_id)
+    run_id = new_run_id(experiment.name)
+    properties = {"snapshotId": snapshot_id, "ContentSnapshotId": snapshot_id}
+    if script:
+        properties["script"] = script
+    store.create_run(
+        experiment.id,
+        run_id,
+        run_type=definition.pop("run_type", SCRIPT_RUN),
+        status=RunStatus.QUEUED,
+        display_name=definition.get("display_name"),
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        properties=properties,
+        definition=definition,
+    )
+    launch_worker(location, run_id)
+    return run_id
+
+
+def launch_worker(location: WorkspaceLocation, run_id: str) -> None:
+    """Start the worker process that runs ``run_id``; it outlives the caller."""
+    env = {**os.environ, ENV_WORKSPACE: location.to_json()}
+    log = Path(tempfile.gettempdir()) / "plinth-workers" / f"{run_id}.log"
+    try:
+        start_detached([sys.executable, "-m", "plinth._execution.worker", run_id], env=env,
+                       log_path=log)
+    except OSError as exc:
+        location.store().set_status(
+            run_id, RunStatus.FAILED, error={"message": f"Could not start the run: {exc}"}
+        )
+        raise ExperimentExecutionException(f"Could not start run {run_id}: {exc}") from exc

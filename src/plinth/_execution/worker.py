@@ -1,0 +1,198 @@
+"""The process that owns one script run from start to end.
+
+``python -m plinth._execution.worker RUN_ID`` (with ``PLINTH_WORKSPACE`` set) restores the
+snapshot into a fresh folder, runs the script in its own process group with the run's
+context in its environment, streams its output to ``logs/driver.log``, heartbeats, obeys
+cancellation and ``max_run_duration_seconds``, uploads ``outputs/`` and ``logs/``, and sets
+the final status. Whatever goes wrong, the run does not stay active.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from plinth._artifacts import ArtifactStore
+from plinth._compute import LocalProcess
+from plinth._execution.snapshot import restore_snapshot
+from plinth._location import ENV_RUN_ID, ENV_WORKSPACE, WorkspaceLocation, heartbeat_interval
+from plinth._store import TERMINAL_STATUSES, RunStatus, Store
+
+__all__ = ["main", "build_command"]
+
+DRIVER_LOG = "logs/driver.log"
+_TAIL_LINES = 20
+
+
+def build_command(definition: dict[str, Any]) -> list[str]:
+    """The argv to run: ``python script args`` or the definition's ``command``."""
+    command = definition.get("command")
+    if command:
+        if isinstance(command, str):
+            return ["/bin/sh", "-c", command]
+        argv = [str(c) for c in command]
+        if argv[0] in ("python", "python3"):
+            argv[0] = sys.executable
+        return argv
+    return [sys.executable, "-u", definition["script"], *map(str, definition.get("arguments", []))]
+
+
+class _Worker:
+    def __init__(self, location: WorkspaceLocation, run_id: str):
+        self.location = location
+        self.run_id = run_id
+        self.store: Store = location.store()
+        self.artifacts: ArtifactStore = location.artifacts()
+        self.prefix = f"runs/{run_id}"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"plinth-{run_id[-8:]}-"))
+        local = self.artifacts.local_path(f"{self.prefix}/{DRIVER_LOG}")
+        # A folder root gets the live log in place; other roots get it copied on heartbeats.
+        self.log_path = local or self.workdir.parent / f"{self.workdir.name}-driver.log"
+        self.log_is_live = local is not None
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "ab", buffering=0)
+
+    def say(self, message: str) -> None:
+        self.log.write(f"[plinth] {message}\n".encode())
+
+    def set_status(self, status: str, error: dict | None = None) -> str:
+        return self.store.set_status(self.run_id, status, error=error).status
+
+    def run(self) -> None:
+        record = self.store.get_run(self.run_id)
+        if record.status in TERMINAL_STATUSES:
+            return
+        definition = record.definition or {}
+        if self.set_status(RunStatus.PREPARING) in TERMINAL_STATUSES:
+            return
+        restore_snapshot(definition["snapshotId"], self.artifacts, self.workdir)
+        (self.workdir / "outputs").mkdir(exist_ok=True)
+        (self.workdir / "logs").mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            ENV_RUN_ID: self.run_id,
+            ENV_WORKSPACE: self.location.to_json(),
+            "AZUREML_RUN_ID": self.run_id,
+            "PLINTH_EXPERIMENT_NAME": record.experiment_name,
+            "PLINTH_ARTIFACT_URI": f"{self.location.artifact_root}/{self.prefix}",
+            "PYTHONUNBUFFERED": "1",
+            **{str(k): str(v) for k, v in (definition.get("environment_variables") or {}).items()},
+        }
+        command = build_command(definition)
+        if self.set_status(RunStatus.RUNNING) in TERMINAL_STATUSES:
+            return
+        self.say(f"Running {' '.join(command)} in {self.workdir}")
+        process = LocalProcess(command, cwd=self.workdir, env=env, output=self.log)
+        code, reason = self.supervise(process, definition.get("max_run_duration_seconds"))
+        self.finish(code, reason)
+
+    def supervise(self, process: LocalProcess, max_seconds: float | None) -> tuple[int, str | None]:
+        """Wait for the script, heartbeating; stop it on cancel or when over time."""
+        started = time.monotonic()
+        interval = min(heartbeat_interval(), 1.0)
+        last_beat = started
+        while True:
+            code = process.wait(interval)
+            if code is not None:
+                return code, None
+            now = time.monotonic()
+            if max_seconds and now - started > max_seconds:
+                self.say(f"Stopping the run: it exceeded max_run_duration_seconds={max_seconds}.")
+                return process.stop(), "timeout"
+            if now - last_beat >= min(heartbeat_interval(), 1.0):
+                last_beat = now
+                if self.store.heartbeat(self.run_id):
+                    self.say("Cancel requested: stopping the run's processes.")
+                    return process.stop(), "canceled"
+                self.sync_log()
+
+    def finish(self, code: int, reason: str | None) -> None:
+        self.set_status(RunStatus.FINALIZING)
+        self.say(f"Process exited with code {code}; uploading outputs and logs.")
+        self.upload_outputs()
+        if reason == "canceled":
+            self.set_status(RunStatus.CANCELED)
+        elif reason == "timeout":
+            self.set_status(RunStatus.FAILED, {
+                "code": "RunTimeout",
+                "message": "The run exceeded its max_run_duration_seconds and was stopped.",
+            })
+        elif code == 0:
+            self.set_status(RunStatus.COMPLETED)
+        else:
+            self.set_status(RunStatus.FAILED, {
+                "code": "UserError",
+                "message": _failure_message(code, self.log_tail()),
+                "exit_code": code,
+            })
+
+    def upload_outputs(self) -> None:
+        for folder in ("outputs", "logs"):
+            local = self.workdir / folder
+            if local.is_dir():
+                self.artifacts.put_tree(f"{self.prefix}/{folder}", local)
+        self.sync_log()
+
+    def sync_log(self) -> None:
+        if not self.log_is_live:
+            self.artifacts.put_file(f"{self.prefix}/{DRIVER_LOG}", self.log_path)
+
+    def log_tail(self) -> str:
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        lines = [line for line in lines if not line.startswith("[plinth]")]
+        return "\n".join(lines[-_TAIL_LINES:])
+
+    def close(self) -> None:
+        self.log.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if not self.log_is_live:
+            self.log_path.unlink(missing_ok=True)
+
+
+def _failure_message(code: int, tail: str) -> str:
+    if code < 0:
+        head = f"The script was killed by signal {-code}."
+    else:
+        head = f"The script exited with code {code}."
+    return f"{head}\n{tail}" if tail else head
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    run_id = argv[0]
+    location = WorkspaceLocation.from_env()
+    if location is None:
+        print(f"{ENV_WORKSPACE} is not set; the worker is started by experiment.submit().")
+        return 2
+    worker = None
+    try:
+        worker = _Worker(location, run_id)
+        worker.run()
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - the run must not stay active
+        detail = traceback.format_exc()
+        if worker is not None:
+            worker.say(detail)
+            try:
+                worker.upload_outputs()
+            except Exception:  # noqa: BLE001
+                pass
+        location.store().set_status(run_id, RunStatus.FAILED, error={
+            "code": "SystemError",
+            "message": f"The run could not be executed: {exc!r}",
+            "traceback": detail[-4000:],
+        })
+        return 1
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

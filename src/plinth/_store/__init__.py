@@ -1,0 +1,27 @@
+"""Metadata persistence: the ``Store`` protocol and its implementations."""
+
+from plinth._store.base import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    ExperimentRecord,
+    MetricPoint,
+    ModelRecord,
+    RunRecord,
+    RunStatus,
+    Store,
+    WorkspaceRecord,
+)
+from plinth._store.sql import SqlStore
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "TERMINAL_STATUSES",
+    "ExperimentRecord",
+    "MetricPoint",
+    "ModelRecord",
+    "RunRecord",
+    "RunStatus",
+    "SqlStore",
+    "Store",
+    "WorkspaceRecord",
+]

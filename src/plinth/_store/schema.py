@@ -1,0 +1,109 @@
+"""Tables of the SQL store. Alembic migrations in ``migrations/`` create and evolve them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("properties", Text, nullable=False, default="{}"),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("next_run_number", Integer, nullable=False, default=1),
+    UniqueConstraint("workspace_id", "name", name="uq_experiments_workspace_name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column(
+        "experiment_id",
+        String(64),
+        ForeignKey("experiments.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("number", Integer, nullable=False),
+    Column("parent_id", String(255), nullable=True),
+    Column("run_type", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("display_name", String(255), nullable=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("start_time", Float, nullable=True),
+    Column("end_time", Float, nullable=True),
+    Column("heartbeat_at", Float, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("properties", Text, nullable=False, default="{}"),
+    Column("error", Text, nullable=True),
+    Column("definition", Text, nullable=True),
+    UniqueConstraint("experiment_id", "number", name="uq_runs_experiment_number"),
+    Index("ix_runs_experiment_created", "experiment_id", "created_at"),
+    Index("ix_runs_parent", "parent_id"),
+    Index("ix_runs_status", "status"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(255), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("step", Integer, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("payload", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("ts", Float, nullable=False),
+    Index("ix_metrics_run_name", "run_id", "name"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("properties", Text, nullable=False, default="{}"),
+    Column("framework", String(64), nullable=True),
+    Column("framework_version", String(64), nullable=True),
+    Column("run_id", String(255), nullable=True),
+    Column("experiment_name", String(255), nullable=True),
+    Column("datasets", Text, nullable=False, default="[]"),
+    UniqueConstraint("workspace_id", "name", "version", name="uq_models_name_version"),
+)

@@ -1,0 +1,671 @@
+"""``SqlStore``: the :class:`~plinth._store.base.Store` on SQLAlchemy (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from plinth._store import migrate
+from plinth._store.base import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    ExperimentRecord,
+    MetricPoint,
+    ModelRecord,
+    RunRecord,
+    RunStatus,
+    WorkspaceRecord,
+)
+from plinth._store.schema import experiments, metrics, models, runs, workspaces
+from plinth.exceptions import AlreadyExistsError, ConcurrencyError, NotFoundError, ValidationError
+
+__all__ = ["SqlStore"]
+
+DEFAULT_HEARTBEAT_TIMEOUT = 60.0
+_RETRIES = 20
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class SqlStore:
+    """Metadata in a SQL database, migrated to the newest schema on open.
+
+    ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,
+    writers serialised with ``BEGIN IMMEDIATE``) or ``postgresql+psycopg://host/db``.
+    """
+
+    def __init__(self, uri: str, *, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT):
+        self.uri = uri
+        self.heartbeat_timeout = heartbeat_timeout
+        self._engine = _make_engine(uri)
+        self._lock = threading.RLock()
+        migrate.upgrade(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _retrying(self, fn):
+        """Run ``fn(conn)`` in a transaction, retrying when a concurrent writer collides."""
+        delay = 0.005
+        for _ in range(_RETRIES):
+            try:
+                with self._tx() as conn:
+                    return fn(conn)
+            except (IntegrityError, OperationalError) as exc:
+                if not _is_conflict(exc):
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+        raise ConcurrencyError("Too many concurrent writers; try the operation again.")
+
+    # -- workspaces -----------------------------------------------------------------------
+
+    def create_workspace(self, name: str, properties: Mapping[str, Any]) -> WorkspaceRecord:
+        record = WorkspaceRecord(uuid.uuid4().hex, name, time.time(), dict(properties))
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(workspaces).values(
+                        id=record.id,
+                        name=name,
+                        created_at=record.created_at,
+                        properties=_dumps(record.properties),
+                    )
+                )
+        except IntegrityError:
+            raise AlreadyExistsError(f"A workspace named {name!r} already exists.") from None
+        return record
+
+    def get_workspace(self, name: str) -> WorkspaceRecord:
+        with self._tx() as conn:
+            row = conn.execute(select(workspaces).where(workspaces.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(f"No workspace named {name!r} in this store.")
+        return _workspace(row)
+
+    def list_workspaces(self) -> list[WorkspaceRecord]:
+        with self._tx() as conn:
+            rows = conn.execute(select(workspaces).order_by(workspaces.c.name)).all()
+        return [_workspace(r) for r in rows]
+
+    def delete_workspace(self, name: str) -> None:
+        ws = self.get_workspace(name)
+        with self._tx() as conn:
+            exp_ids = select(experiments.c.id).where(experiments.c.workspace_id == ws.id)
+            run_ids = select(runs.c.id).where(runs.c.experiment_id.in_(exp_ids))
+            conn.execute(delete(metrics).where(metrics.c.run_id.in_(run_ids)))
+            conn.execute(delete(runs).where(runs.c.experiment_id.in_(exp_ids)))
+            conn.execute(delete(experiments).where(experiments.c.workspace_id == ws.id))
+            conn.execute(delete(models).where(models.c.workspace_id == ws.id))
+            conn.execute(delete(workspaces).where(workspaces.c.id == ws.id))
+
+    # -- experiments ----------------------------------------------------------------------
+
+    def create_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
+        def create(conn: Connection) -> ExperimentRecord:
+            row = conn.execute(
+                select(experiments).where(
+                    experiments.c.workspace_id == workspace_id, experiments.c.name == name
+                )
+            ).first()
+            if row is not None:
+                return _experiment(row)
+            values = dict(
+                id=uuid.uuid4().hex,
+                workspace_id=workspace_id,
+                name=name,
+                created_at=time.time(),
+                archived=False,
+                next_run_number=1,
+            )
+            conn.execute(insert(experiments).values(**values))
+            return ExperimentRecord(
+                values["id"], workspace_id, name, values["created_at"], archived=False
+            )
+
+        return self._retrying(create)
+
+    def get_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
+        with self._tx() as conn:
+            row = conn.execute(
+                select(experiments).where(
+                    experiments.c.workspace_id == workspace_id, experiments.c.name == name
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"No experiment named {name!r} in this workspace.")
+        return _experiment(row)
+
+    def get_experiment_by_id(self, experiment_id: str) -> ExperimentRecord:
+        with self._tx() as conn:
+            row = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
+        if row is None:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+        return _experiment(row)
+
+    def list_experiments(
+        self, workspace_id: str, include_archived: bool = False
+    ) -> list[ExperimentRecord]:
+        query = select(experiments).where(experiments.c.workspace_id == workspace_id)
+        if not include_archived:
+            query = query.where(experiments.c.archived.is_(False))
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(experiments.c.name)).all()
+        return [_experiment(r) for r in rows]
+
+    def set_experiment_archived(self, experiment_id: str, archived: bool) -> ExperimentRecord:
+        with self._tx() as conn:
+            done = conn.execute(
+                update(experiments)
+                .where(experiments.c.id == experiment_id)
+                .values(archived=archived)
+            ).rowcount
+        if not done:
+            raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+        return self.get_experiment_by_id(experiment_id)
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        run_id: str,
+        *,
+        run_type: str,
+        status: str = RunStatus.NOT_STARTED,
+        parent_id: str | None = None,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        definition: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        now = time.time()
+
+        def create(conn: Connection) -> None:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first():
+                raise AlreadyExistsError(f"A run with id {run_id!r} already exists.")
+            number = conn.execute(
+                update(experiments)
+                .where(experiments.c.id == experiment_id)
+                .values(next_run_number=experiments.c.next_run_number + 1)
+                .returning(experiments.c.next_run_number)
+            ).scalar()
+            if number is None:
+                raise NotFoundError(f"No experiment with id {experiment_id!r}.")
+            conn.execute(
+                insert(runs).values(
+                    id=run_id,
+                    experiment_id=experiment_id,
+                    number=number - 1,
+                    parent_id=parent_id,
+                    run_type=run_type,
+                    status=status,
+                    display_name=display_name,
+                    description=description,
+                    created_at=now,
+                    start_time=now if status == RunStatus.RUNNING else None,
+                    heartbeat_at=now,
+                    cancel_requested=False,
+                    tags=_dumps(dict(tags or {})),
+                    properties=_dumps(dict(properties or {})),
+                    definition=_dumps(dict(definition)) if definition is not None else None,
+                )
+            )
+
+        self._retrying(create)
+        return self.get_run(run_id)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        with self._tx() as conn:
+            self._fail_stale(conn, run_id=run_id)
+            row = conn.execute(_run_query().where(runs.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"No run with id {run_id!r}.")
+        return _run(row)
+
+    def list_runs(
+        self,
+        *,
+        experiment_id: str | None = None,
+        parent_id: str | None = None,
+        run_type: str | None = None,
+        root_only: bool = False,
+    ) -> list[RunRecord]:
+        query = _run_query()
+        if experiment_id is not None:
+            query = query.where(runs.c.experiment_id == experiment_id)
+        if parent_id is not None:
+            query = query.where(runs.c.parent_id == parent_id)
+        if run_type is not None:
+            query = query.where(runs.c.run_type == run_type)
+        if root_only:
+            query = query.where(runs.c.parent_id.is_(None))
+        query = query.order_by(runs.c.created_at.desc(), runs.c.number.desc())
+        with self._tx() as conn:
+            self._fail_stale(conn)
+            rows = conn.execute(query).all()
+        return [_run(r) for r in rows]
+
+    def set_status(
+        self, run_id: str, status: str, *, error: Mapping[str, Any] | None = None
+    ) -> RunRecord:
+        if status not in ACTIVE_STATUSES | TERMINAL_STATUSES:
+            raise ValidationError(f"Unknown run status {status!r}.")
+        now = time.time()
+        values: dict[str, Any] = {"status": status, "heartbeat_at": now}
+        if status == RunStatus.RUNNING:
+            values["start_time"] = func.coalesce(runs.c.start_time, now)
+        if status in TERMINAL_STATUSES:
+            values["end_time"] = now
+            values["start_time"] = func.coalesce(runs.c.start_time, now)
+        if error is not None:
+            values["error"] = _dumps(dict(error))
+        with self._tx() as conn:
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.notin_(TERMINAL_STATUSES))
+                .values(**values)
+            )
+        return self.get_run(run_id)
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        now = time.time()
+        with self._tx() as conn:
+            # No process picked it up yet: nobody else will stop it, so cancel it here.
+            conn.execute(
+                update(runs)
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.status.in_([RunStatus.NOT_STARTED, RunStatus.QUEUED]),
+                )
+                .values(status=RunStatus.CANCELED, end_time=now, cancel_requested=True)
+            )
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id, runs.c.status.notin_(TERMINAL_STATUSES))
+                .values(cancel_requested=True, status=RunStatus.CANCEL_REQUESTED)
+            )
+        return self.get_run(run_id)
+
+    def heartbeat(self, run_id: str) -> bool:
+        with self._tx() as conn:
+            flag = conn.execute(
+                update(runs)
+                .where(runs.c.id == run_id)
+                .values(heartbeat_at=time.time())
+                .returning(runs.c.cancel_requested)
+            ).scalar()
+        if flag is None:
+            raise NotFoundError(f"No run with id {run_id!r}.")
+        return bool(flag)
+
+    def fail_stale_runs(self) -> list[str]:
+        with self._tx() as conn:
+            return self._fail_stale(conn)
+
+    def _fail_stale(self, conn: Connection, run_id: str | None = None) -> list[str]:
+        now = time.time()
+        stale = [
+            runs.c.status.in_(ACTIVE_STATUSES),
+            runs.c.heartbeat_at < now - self.heartbeat_timeout,
+        ]
+        if run_id is not None:
+            stale.append(runs.c.id == run_id)
+        error = {
+            "message": (
+                "The process running this run stopped sending heartbeats for more than "
+                f"{self.heartbeat_timeout:g} s (it was killed or its machine restarted)."
+            ),
+            "code": "HeartbeatLost",
+        }
+        return list(
+            conn.execute(
+                update(runs)
+                .where(*stale)
+                .values(
+                    status=RunStatus.FAILED,
+                    end_time=now,
+                    error=_dumps(error),
+                    start_time=func.coalesce(runs.c.start_time, now),
+                )
+                .returning(runs.c.id)
+            ).scalars()
+        )
+
+    def update_run(
+        self, run_id: str, *, display_name: str | None = None, description: str | None = None
+    ) -> RunRecord:
+        values = {
+            k: v
+            for k, v in (("display_name", display_name), ("description", description))
+            if v is not None
+        }
+        if values:
+            with self._tx() as conn:
+                conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+        return self.get_run(run_id)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> RunRecord:
+        return self._edit_run_json(run_id, "tags", lambda cur: {**cur, **tags})
+
+    def remove_tags(self, run_id: str, keys: Iterable[str]) -> RunRecord:
+        keys = set(keys)
+        return self._edit_run_json(
+            run_id, "tags", lambda cur: {k: v for k, v in cur.items() if k not in keys}
+        )
+
+    def add_properties(self, run_id: str, properties: Mapping[str, str]) -> RunRecord:
+        def merge(current: dict) -> dict:
+            for key, value in properties.items():
+                if key in current and current[key] != value:
+                    raise ValidationError(
+                        f"Property {key!r} of run {run_id!r} is already {current[key]!r}; "
+                        "properties cannot be changed once set (use tags for mutable values)."
+                    )
+            return {**current, **properties}
+
+        return self._edit_run_json(run_id, "properties", merge)
+
+    def _edit_run_json(self, run_id: str, column: str, change) -> RunRecord:
+        col = runs.c[column]
+
+        def edit(conn: Connection) -> None:
+            current = conn.execute(select(col).where(runs.c.id == run_id)).scalar()
+            if current is None:
+                raise NotFoundError(f"No run with id {run_id!r}.")
+            new = change(json.loads(current))
+            conn.execute(
+                update(runs).where(runs.c.id == run_id, col == current).values({column: _dumps(new)})
+            )
+
+        self._retrying(edit)
+        return self.get_run(run_id)
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        if not points:
+            return
+        rows = [_metric_row(run_id, p) for p in points]
+        # The DB-API's executemany is several times faster than a Core insert of many
+        # dicts, and metric batches are the one hot write path.
+        placeholder = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "INSERT INTO metrics (run_id, name, kind, step, value, payload, description, ts) "
+            f"VALUES ({', '.join([placeholder] * 8)})"
+        )
+        try:
+            with self._tx() as conn:
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.executemany(sql, rows)
+                finally:
+                    cursor.close()
+        except self._engine.dialect.dbapi.IntegrityError:
+            raise NotFoundError(f"No run with id {run_id!r}; metrics were not logged.") from None
+
+    def get_metrics(self, run_id: str, name: str | None = None) -> list[MetricPoint]:
+        query = select(metrics).where(metrics.c.run_id == run_id)
+        if name is not None:
+            query = query.where(metrics.c.name == name)
+        with self._tx() as conn:
+            rows = conn.execute(query.order_by(metrics.c.seq)).all()
+        return [_metric(r) for r in rows]
+
+    # -- models ---------------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        path: str,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        run_id: str | None = None,
+        experiment_name: str | None = None,
+        datasets: Sequence[Mapping[str, Any]] = (),
+    ) -> ModelRecord:
+        def create(conn: Connection) -> int:
+            latest = conn.execute(
+                select(func.max(models.c.version)).where(
+                    models.c.workspace_id == workspace_id, models.c.name == name
+                )
+            ).scalar()
+            version = (latest or 0) + 1
+            conn.execute(
+                insert(models).values(
+                    workspace_id=workspace_id,
+                    name=name,
+                    version=version,
+                    path=path,
+                    created_at=time.time(),
+                    description=description,
+                    tags=_dumps(dict(tags or {})),
+                    properties=_dumps(dict(properties or {})),
+                    framework=framework,
+                    framework_version=framework_version,
+                    run_id=run_id,
+                    experiment_name=experiment_name,
+                    datasets=_dumps([dict(d) for d in datasets]),
+                )
+            )
+            return version
+
+        version = self._retrying(create)
+        return self.get_model(workspace_id, name, version)
+
+    def get_model(self, workspace_id: str, name: str, version: int | None = None) -> ModelRecord:
+        query = select(models).where(models.c.workspace_id == workspace_id, models.c.name == name)
+        if version is None:
+            query = query.order_by(models.c.version.desc()).limit(1)
+        else:
+            query = query.where(models.c.version == int(version))
+        with self._tx() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            which = "any version" if version is None else f"version {version}"
+            raise NotFoundError(f"No model named {name!r} with {which} in this workspace.")
+        return _model(row)
+
+    def list_models(self, workspace_id: str, name: str | None = None) -> list[ModelRecord]:
+        query = select(models).where(models.c.workspace_id == workspace_id)
+        if name is not None:
+            query = query.where(models.c.name == name)
+        query = query.order_by(models.c.created_at.desc(), models.c.version.desc())
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return [_model(r) for r in rows]
+
+    def update_model(
+        self,
+        workspace_id: str,
+        name: str,
+        version: int,
+        *,
+        add_tags: Mapping[str, str] | None = None,
+        remove_tags: Iterable[str] = (),
+        add_properties: Mapping[str, str] | None = None,
+    ) -> ModelRecord:
+        removed = set(remove_tags)
+        key = (
+            models.c.workspace_id == workspace_id,
+            models.c.name == name,
+            models.c.version == version,
+        )
+
+        def edit(conn: Connection) -> None:
+            row = conn.execute(select(models.c.tags, models.c.properties).where(*key)).first()
+            if row is None:
+                raise NotFoundError(f"No model {name}:{version} in this workspace.")
+            tags = {**json.loads(row.tags), **(add_tags or {})}
+            tags = {k: v for k, v in tags.items() if k not in removed}
+            props = json.loads(row.properties)
+            for k, v in (add_properties or {}).items():
+                if k in props and props[k] != v:
+                    raise ValidationError(
+                        f"Property {k!r} of model {name}:{version} is already {props[k]!r}; "
+                        "properties cannot be changed once set (use tags for mutable values)."
+                    )
+                props[k] = v
+            conn.execute(
+                update(models)
+                .where(*key, models.c.tags == row.tags, models.c.properties == row.properties)
+                .values(tags=_dumps(tags), properties=_dumps(props))
+            )
+
+        self._retrying(edit)
+        return self.get_model(workspace_id, name, version)
+
+    def delete_model(self, workspace_id: str, name: str, version: int) -> None:
+        with self._tx() as conn:
+            done = conn.execute(
+                delete(models).where(
+                    models.c.workspace_id == workspace_id,
+                    models.c.name == name,
+                    models.c.version == version,
+                )
+            ).rowcount
+        if not done:
+            raise NotFoundError(f"No model {name}:{version} in this workspace.")
+
+
+# -- engine setup ---------------------------------------------------------------------------
+
+
+def _make_engine(uri: str):
+    if uri.startswith("sqlite"):
+        # One connection per checkout: SQLite connections are cheap and this keeps forked
+        # workers from sharing a handle.
+        engine = create_engine(uri, poolclass=NullPool, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            # Take the write lock up front so concurrent writers queue on busy_timeout
+            # instead of failing on a deferred lock upgrade.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _is_conflict(exc: Exception) -> bool:
+    text = str(getattr(exc, "orig", exc)).lower()
+    return any(
+        marker in text
+        for marker in ("unique", "duplicate key", "database is locked", "deadlock", "serializ")
+    )
+
+
+# -- row -> record converters ---------------------------------------------------------------
+
+
+def _workspace(row: Row) -> WorkspaceRecord:
+    return WorkspaceRecord(row.id, row.name, row.created_at, json.loads(row.properties))
+
+
+def _experiment(row: Row) -> ExperimentRecord:
+    return ExperimentRecord(row.id, row.workspace_id, row.name, row.created_at, bool(row.archived))
+
+
+def _run_query():
+    return select(runs, experiments.c.name.label("experiment_name")).join(
+        experiments, experiments.c.id == runs.c.experiment_id
+    )
+
+
+def _run(row: Row) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        experiment_name=row.experiment_name,
+        number=row.number,
+        run_type=row.run_type,
+        status=row.status,
+        created_at=row.created_at,
+        parent_id=row.parent_id,
+        display_name=row.display_name,
+        description=row.description,
+        start_time=row.start_time,
+        end_time=row.end_time,
+        heartbeat_at=row.heartbeat_at,
+        cancel_requested=bool(row.cancel_requested),
+        tags=json.loads(row.tags),
+        properties=json.loads(row.properties),
+        error=json.loads(row.error) if row.error else None,
+        definition=json.loads(row.definition) if row.definition else None,
+    )
+
+
+def _metric_row(run_id: str, p: MetricPoint) -> tuple:
+    value = p.value
+    if type(value) is float:
+        return (run_id, p.name, p.kind, p.step, value, None, p.description or None, p.timestamp)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    # Numbers keep a float column for charts and queries; anything that a float would not
+    # give back exactly (ints, strings, structures) also keeps its JSON.
+    return (
+        run_id,
+        p.name,
+        p.kind,
+        p.step,
+        float(value) if number else None,
+        _dumps(value),
+        p.description or None,
+        p.timestamp,
+    )
+
+
+def _metric(row: Row) -> MetricPoint:
+    value = row.value if row.payload is None else json.loads(row.payload)
+    return MetricPoint(row.name, value, row.kind, row.step, row.ts, row.description or "")
+
+
+def _model(row: Row) -> ModelRecord:
+    return ModelRecord(
+        workspace_id=row.workspace_id,
+        name=row.name,
+        version=row.version,
+        path=row.path,
+        created_at=row.created_at,
+        description=row.description,
+        tags=json.loads(row.tags),
+        properties=json.loads(row.properties),
+        framework=row.framework,
+        framework_version=row.framework_version,
+        run_id=row.run_id,
+        experiment_name=row.experiment_name,
+        datasets=json.loads(row.datasets),
+    )

@@ -1,0 +1,1 @@
+"""Training helpers with azureml's shape: estimators (and, later, tuning and AutoML)."""

@@ -1,0 +1,100 @@
+"""Estimators: a script, its parameters and its packages in one object (azureml's shape)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping, Sequence
+
+from plinth.core.runconfig import RunConfiguration, ScriptRunConfig
+from plinth.exceptions import UserErrorException
+
+__all__ = ["Estimator", "script_params_to_arguments"]
+
+
+def script_params_to_arguments(script_params: Mapping[str, Any] | None) -> list[Any]:
+    """``{'--reg_rate': 0.1, '--verbose': ''}`` -> ``['--reg_rate', 0.1, '--verbose']``."""
+    if script_params is None:
+        return []
+    if not isinstance(script_params, Mapping):
+        raise UserErrorException(
+            "script_params must be a dict such as {'--reg_rate': 0.1}, got "
+            f"{type(script_params).__name__}."
+        )
+    args: list[Any] = []
+    for key, value in script_params.items():
+        args.append(str(key))
+        if value is not None and value != "":
+            args.append(value)
+    return args
+
+
+class Estimator:
+    """Runs ``entry_script`` from ``source_directory`` with ``script_params`` as arguments."""
+
+    _framework_packages: tuple[str, ...] = ()
+
+    def __init__(self, source_directory: str | os.PathLike, *, compute_target: Any = None,
+                 vm_size: str | None = None, vm_priority: str | None = None,
+                 entry_script: str | None = None, script_params: Mapping[str, Any] | None = None,
+                 node_count: int = 1, process_count_per_node: int = 1,
+                 distributed_training: Any = None, use_docker: bool = True,
+                 custom_docker_image: str | None = None, image_registry_details: Any = None,
+                 user_managed: bool = False, conda_packages: Sequence[str] | None = None,
+                 pip_packages: Sequence[str] | None = None,
+                 conda_dependencies_file: str | None = None,
+                 pip_requirements_file: str | None = None,
+                 environment_variables: Mapping[str, str] | None = None,
+                 environment_definition: Any = None, inputs: Sequence[Any] | None = None,
+                 source_directory_data_store: Any = None, shm_size: str | None = None,
+                 resume_from: Any = None, max_run_duration_seconds: int | None = None,
+                 framework_version: str | None = None, **kwargs: Any):
+        if entry_script is None:
+            raise UserErrorException("entry_script is required, e.g. entry_script='train.py'.")
+        if node_count != 1 or process_count_per_node != 1 or distributed_training is not None:
+            raise UserErrorException(
+                "node_count, process_count_per_node and distributed_training need a cluster "
+                "compute target; on 'local' each run is one process."
+            )
+        if vm_size is not None and compute_target in (None, "local"):
+            raise UserErrorException(
+                f"vm_size={vm_size!r} asks for a new cluster; on local compute leave it out, or "
+                "create a compute target with AmlCompute.provisioning_configuration(vm_size=...)."
+            )
+        if environment_definition is not None and (conda_packages or pip_packages):
+            raise UserErrorException(
+                "Pass packages either in environment_definition or as conda_packages/"
+                "pip_packages, not both."
+            )
+        run_config = RunConfiguration(framework="Python")
+        run_config.target = compute_target or "local"
+        run_config.environment_variables = dict(environment_variables or {})
+        run_config.environment = environment_definition or {
+            "conda_packages": [*self._framework_packages, *(conda_packages or [])],
+            "pip_packages": list(pip_packages or []),
+            "conda_dependencies_file": conda_dependencies_file,
+            "pip_requirements_file": pip_requirements_file,
+            "framework_version": framework_version,
+            "user_managed": user_managed,
+            "docker_image": custom_docker_image,
+        }
+        self.source_directory = str(source_directory)
+        self.entry_script = entry_script
+        self.script_params = dict(script_params or {})
+        self.inputs = list(inputs or [])
+        self.run_config = run_config
+        self._config = ScriptRunConfig(
+            source_directory,
+            script=entry_script,
+            arguments=script_params_to_arguments(script_params),
+            run_config=run_config,
+            max_run_duration_seconds=max_run_duration_seconds,
+        )
+
+    @property
+    def conda_dependencies(self) -> Any:
+        return self.run_config.environment
+
+    def _run_definition(self) -> dict[str, Any]:
+        definition = self._config._run_definition()
+        definition["estimator"] = type(self).__name__
+        return definition
