@@ -1,0 +1,37 @@
+# One venv for the quickstart, the tests and the benchmarks, built with uv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## The end-to-end quickstart on the embedded default (SQLite + a folder).
+demo: setup
+	$(PY) examples/quickstart.py
+
+## Every test: SQLite and PostgreSQL, slow ones included.
+test: setup
+	$(PY) -m pytest
+
+## Only the tests that start no processes.
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks examples
+
+bench: setup
+	$(PY) benchmarks/metric_logging.py
+	$(PY) benchmarks/run_overhead.py
+
+clean:
+	rm -rf $(VENV) demo-workspace .pytest_cache
