@@ -16,8 +16,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -55,7 +56,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _run(cmd: Sequence[str], what: str, timeout: float) -> None:
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True,
+                              timeout=timeout)
     except subprocess.TimeoutExpired:
         raise PeerUnavailable(f"{what} took over {timeout:.0f} s: {' '.join(cmd)}") from None
     except OSError as exc:
@@ -76,7 +78,7 @@ def peer_python(name: str, packages: Sequence[str], import_name: str,
     """
     venv = HERE / f".venv-{name}"
     python = venv / "bin" / "python"
-    with _locked(HERE / f".venv-{name}.lock"):
+    with _locked(venv / ".build.lock"):  # inside the (git-ignored) venv folder
         if python.exists() and _imports(python, import_name):
             return python
         uv = find_uv()
@@ -103,7 +105,7 @@ def peer_python(name: str, packages: Sequence[str], import_name: str,
 
 def _imports(python: Path, module: str) -> bool:
     try:
-        proc = subprocess.run([str(python), "-c", f"import {module}"],
+        proc = subprocess.run([str(python), "-c", f"import {module}"], check=False,
                               capture_output=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired):
         return False
@@ -114,8 +116,8 @@ def run_json(cmd: Sequence[str], what: str, timeout: float,
              env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``cmd`` and parse the last stdout line that is a JSON object."""
     try:
-        proc = subprocess.run(list(cmd), capture_output=True, text=True, timeout=timeout,
-                              env=env)
+        proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True,
+                              timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise PeerUnavailable(f"{what} took over {timeout:.0f} s.") from None
     if proc.returncode != 0:

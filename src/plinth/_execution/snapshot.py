@@ -43,7 +43,7 @@ def snapshot_files(source_directory: str | os.PathLike) -> list[Path]:
         if (root / ignore_file).is_file():
             patterns += (root / ignore_file).read_text().splitlines()
             break
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     files = []
     for dirpath, dirnames, filenames in os.walk(root):
         rel_dir = Path(dirpath).relative_to(root)

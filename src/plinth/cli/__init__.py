@@ -1,0 +1,51 @@
+"""The ``plinth`` command line: workspaces, experiments, runs and models.
+
+Every command except ``workspace create``/``workspace list`` works on one workspace, found
+from ``--workspace-config PATH`` (a config.json or a folder to search), ``-w/--workspace
+NAME`` (one created on this machine), or else the config.json (or .plinth/config.json) in
+the current folder or a folder above it. Listing and show commands take ``--json``.
+"""
+
+from typing import Annotated, Optional
+
+import typer
+
+from plinth.cli import experiments, models, runs, workspace
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="plinth",
+    help="Plinth: experiments, runs and models on your own machines.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_show_locals=False,  # locals may hold database passwords
+)
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(experiments.app, name="experiment")
+app.add_typer(runs.app, name="run")
+app.add_typer(models.app, name="model")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from plinth import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],
+        typer.Option("--version", help="Print Plinth's version and exit.", is_eager=True,
+                     callback=_version),
+    ] = None,
+) -> None:
+    """Plinth: experiments, runs and models on your own machines."""
+
+
+def main() -> None:
+    """Entry point of the ``plinth`` executable."""
+    app()

@@ -1,0 +1,882 @@
+"""One test suite for the :class:`~plinth._store.base.Store` protocol, run on every implementation.
+
+Subclass :class:`StoreSuite` in a ``test_*.py`` module (as Optuna's ``pytest_storages`` and
+Dagster's ``TestRunStorage`` do) and provide two fixtures:
+
+``store_factory``
+    A picklable callable; ``store_factory(**kwargs)`` opens a new store on the same backing
+    database as ``store`` (``heartbeat_timeout=`` is the one keyword the suite passes). Child
+    processes call it too, so it must be importable by reference (``functools.partial`` of a
+    class is).
+``store``
+    The store under test, usually ``store_factory()``, closed after the test.
+
+The module must also import the session-scoped :func:`process_pool` fixture.
+
+Every test makes its own workspace, experiment and run names, so one backing database may be
+shared by a whole test class. The one global effect is the stale-run sweep: the liveness tests
+fail every active run in the database whose heartbeat is older than half a second.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import multiprocessing
+import threading
+import time
+import uuid
+from typing import Any, Callable
+
+import pytest
+
+from plinth._store.base import (
+    ExperimentRecord,
+    MetricPoint,
+    ModelRecord,
+    RunRecord,
+    RunStatus,
+    Store,
+    WorkspaceRecord,
+)
+from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
+
+__all__ = ["PROCESSES", "StoreSuite", "process_pool", "run_together", "start_together"]
+
+PROCESSES = 4
+HEARTBEAT_TIMEOUT = 0.5
+STALE_AFTER = HEARTBEAT_TIMEOUT + 0.3
+TERMINAL = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# -- worker processes -------------------------------------------------------------------------
+#
+# One pool of 'spawn' processes serves the whole session: a fresh interpreter takes seconds to
+# import SQLAlchemy and a driver, so the pool is started once. Each task calls
+# start_together() after its slow set-up, so all PROCESSES tasks of one call hit the store at
+# the same moment; a worker blocked there cannot take a second task, so each task of a
+# run_together() call gets its own process.
+
+_barrier: Any = None
+
+
+def _init_worker(barrier) -> None:
+    global _barrier
+    _barrier = barrier
+
+
+def start_together() -> None:
+    """In a pool worker: wait until every task of this ``run_together`` call is ready."""
+    _barrier.wait(timeout=120)
+
+
+@pytest.fixture(scope="session")
+def process_pool():
+    ctx = multiprocessing.get_context("spawn")
+    pool = ctx.Pool(PROCESSES, initializer=_init_worker, initargs=(ctx.Barrier(PROCESSES),))
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def run_together(pool, fn: Callable, *args: Any) -> list[Any]:
+    """Call ``fn(index, *args)`` in each of the pool's processes at once; their results."""
+    pending = [pool.apply_async(fn, (index, *args)) for index in range(PROCESSES)]
+    return [p.get(timeout=300) for p in pending]
+
+
+def _register_versions(index: int, factory, workspace_id: str, name: str, count: int):
+    store = factory()
+    try:
+        start_together()
+        return [
+            store.create_model_version(workspace_id, name, path=f"p{index}-{i}").version
+            for i in range(count)
+        ]
+    finally:
+        store.close()
+
+
+def _create_runs(index: int, factory, workspace_id: str, experiment: str, count: int):
+    store = factory()
+    try:
+        start_together()
+        exp = store.create_experiment(workspace_id, experiment)
+        numbers = [
+            store.create_run(exp.id, unique(f"proc{index}"), run_type="proc").number
+            for _ in range(count)
+        ]
+        return exp.id, numbers
+    finally:
+        store.close()
+
+
+def _run_threads(count: int, target: Callable[[int], None]) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def main(index: int) -> None:
+        try:
+            barrier.wait(timeout=60)
+            target(index)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=main, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    if errors:
+        raise errors[0]
+
+
+# -- the suite --------------------------------------------------------------------------------
+
+
+class StoreSuite:
+    """Tests of every method of :class:`Store` and every rule in its docstring."""
+
+    # fixtures the subclass provides: store_factory, store
+
+    @pytest.fixture
+    def open_store(self, store_factory):
+        """Open more stores on the same database (e.g. with a short heartbeat timeout)."""
+        opened: list[Store] = []
+
+        def open_(**kwargs: Any) -> Store:
+            opened.append(store_factory(**kwargs))
+            return opened[-1]
+
+        yield open_
+        for s in opened:
+            s.close()
+
+    @pytest.fixture
+    def ws(self, store) -> WorkspaceRecord:
+        return store.create_workspace(unique("ws"), {})
+
+    @pytest.fixture
+    def exp(self, store, ws) -> ExperimentRecord:
+        return store.create_experiment(ws.id, unique("exp"))
+
+    @staticmethod
+    def new_run(store: Store, exp: ExperimentRecord, **kwargs: Any) -> RunRecord:
+        kwargs.setdefault("run_type", "test")
+        return store.create_run(exp.id, unique("run"), **kwargs)
+
+    # -- workspaces -------------------------------------------------------------------------
+
+    def test_create_and_get_workspace(self, store):
+        name = unique("ws")
+        props = {"location": "here", "nested": {"a": [1, 2]}, "n": 3}
+        before = time.time()
+        created = store.create_workspace(name, props)
+        assert isinstance(created, WorkspaceRecord)
+        assert created.name == name
+        assert created.properties == props
+        assert before - 1 <= created.created_at <= time.time() + 1
+        assert store.get_workspace(name) == created
+
+    def test_create_duplicate_workspace_raises(self, store, ws):
+        with pytest.raises(AlreadyExistsError):
+            store.create_workspace(ws.name, {"other": 1})
+        assert store.get_workspace(ws.name) == ws
+
+    def test_get_missing_workspace_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.get_workspace(unique("missing"))
+
+    def test_list_workspaces_sorted_by_name(self, store):
+        names = [unique("ws-b"), unique("ws-a"), unique("ws-c")]
+        for name in names:
+            store.create_workspace(name, {})
+        listed = [w.name for w in store.list_workspaces() if w.name in names]
+        assert listed == sorted(names)
+
+    def test_delete_workspace_cascades(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        exps, run_ids = [], []
+        for workspace in (doomed, kept):
+            exp = store.create_experiment(workspace.id, "shared-name")
+            parent = self.new_run(store, exp)
+            child = self.new_run(store, exp, parent_id=parent.id)
+            for run in (parent, child):
+                store.log_metrics(run.id, [MetricPoint("loss", 0.5)])
+            store.create_model_version(workspace.id, "model", path="p", run_id=parent.id)
+            exps.append(exp)
+            run_ids.append([parent.id, child.id])
+
+        store.delete_workspace(doomed.name)
+
+        with pytest.raises(NotFoundError):
+            store.get_workspace(doomed.name)
+        with pytest.raises(NotFoundError):
+            store.get_experiment_by_id(exps[0].id)
+        assert store.list_experiments(doomed.id, include_archived=True) == []
+        assert store.list_runs(experiment_id=exps[0].id) == []
+        for run_id in run_ids[0]:
+            with pytest.raises(NotFoundError):
+                store.get_run(run_id)
+            assert store.get_metrics(run_id) == []
+        assert store.list_models(doomed.id) == []
+        with pytest.raises(NotFoundError):
+            store.get_model(doomed.id, "model")
+
+        # The other workspace is untouched.
+        assert store.get_workspace(kept.name) == kept
+        assert store.get_experiment_by_id(exps[1].id) == exps[1]
+        assert {r.id for r in store.list_runs(experiment_id=exps[1].id)} == set(run_ids[1])
+        for run_id in run_ids[1]:
+            assert len(store.get_metrics(run_id)) == 1
+        assert store.get_model(kept.id, "model").version == 1
+
+        # The name is free again, for a new and empty workspace.
+        again = store.create_workspace(doomed.name, {})
+        assert again.id != doomed.id
+        assert store.list_experiments(again.id, include_archived=True) == []
+
+    def test_delete_missing_workspace_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.delete_workspace(unique("missing"))
+
+    # -- experiments ------------------------------------------------------------------------
+
+    def test_create_experiment_is_get_or_create(self, store, ws):
+        first = store.create_experiment(ws.id, "exp")
+        assert isinstance(first, ExperimentRecord)
+        assert (first.workspace_id, first.name, first.archived) == (ws.id, "exp", False)
+        assert store.create_experiment(ws.id, "exp") == first
+        assert store.get_experiment(ws.id, "exp") == first
+        assert store.get_experiment_by_id(first.id) == first
+
+        other_ws = store.create_workspace(unique("ws"), {})
+        other = store.create_experiment(other_ws.id, "exp")
+        assert other.id != first.id
+
+    def test_get_missing_experiment_raises(self, store, ws):
+        with pytest.raises(NotFoundError):
+            store.get_experiment(ws.id, "missing")
+        with pytest.raises(NotFoundError):
+            store.get_experiment_by_id(uuid.uuid4().hex)
+
+    def test_create_experiment_in_missing_workspace_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.create_experiment(uuid.uuid4().hex, "exp")
+
+    def test_archive_experiment(self, store, ws):
+        b = store.create_experiment(ws.id, "b")
+        a = store.create_experiment(ws.id, "a")
+        c = store.create_experiment(ws.id, "c")
+        assert [e.name for e in store.list_experiments(ws.id)] == ["a", "b", "c"]
+
+        archived = store.set_experiment_archived(b.id, True)
+        assert archived.archived is True
+        assert store.get_experiment_by_id(b.id).archived is True
+        assert store.list_experiments(ws.id) == [a, c]
+        listed = store.list_experiments(ws.id, include_archived=True)
+        assert [(e.name, e.archived) for e in listed] == [("a", False), ("b", True), ("c", False)]
+
+        assert store.set_experiment_archived(b.id, False) == b
+        assert [e.name for e in store.list_experiments(ws.id)] == ["a", "b", "c"]
+
+    def test_archive_missing_experiment_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.set_experiment_archived(uuid.uuid4().hex, True)
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def test_create_run_record(self, store, exp):
+        run_id = unique("run")
+        before = time.time()
+        run = store.create_run(
+            exp.id,
+            run_id,
+            run_type="azureml.scriptrun",
+            display_name="shiny",
+            description="a run",
+            tags={"t": "1"},
+            properties={"p": "2"},
+            definition={"script": "train.py", "arguments": ["--lr", 0.1], "env": {"A": "b"}},
+        )
+        assert isinstance(run, RunRecord)
+        assert run.id == run_id
+        assert (run.experiment_id, run.experiment_name) == (exp.id, exp.name)
+        assert run.number == 1
+        assert run.run_type == "azureml.scriptrun"
+        assert run.status == RunStatus.NOT_STARTED and run.is_active
+        assert before - 1 <= run.created_at <= time.time() + 1
+        assert (run.parent_id, run.start_time, run.end_time, run.error) == (None, None, None, None)
+        assert (run.display_name, run.description) == ("shiny", "a run")
+        assert run.cancel_requested is False
+        assert run.tags == {"t": "1"} and run.properties == {"p": "2"}
+        assert run.definition == {
+            "script": "train.py",
+            "arguments": ["--lr", 0.1],
+            "env": {"A": "b"},
+        }
+        assert store.get_run(run_id) == run
+
+    def test_create_run_defaults(self, store, exp):
+        run = self.new_run(store, exp)
+        assert (run.tags, run.properties, run.definition) == ({}, {}, None)
+        assert (run.display_name, run.description) == (None, None)
+
+    def test_create_running_run_sets_start_time(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        assert run.status == RunStatus.RUNNING
+        assert run.start_time is not None and run.end_time is None
+
+    def test_run_numbers_count_per_experiment(self, store, ws, exp):
+        assert [self.new_run(store, exp).number for _ in range(3)] == [1, 2, 3]
+        other = store.create_experiment(ws.id, unique("exp"))
+        assert self.new_run(store, other).number == 1
+        assert self.new_run(store, exp).number == 4
+
+    def test_duplicate_run_id_raises(self, store, ws, exp):
+        run = self.new_run(store, exp)
+        other = store.create_experiment(ws.id, unique("exp"))
+        for target in (exp, other):
+            with pytest.raises(AlreadyExistsError):
+                store.create_run(target.id, run.id, run_type="other")
+        assert store.get_run(run.id) == run
+        # Nothing half-written: the failed calls used up no run number.
+        assert self.new_run(store, exp).number == 2
+        assert self.new_run(store, other).number == 1
+
+    def test_create_run_in_missing_experiment_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.create_run(uuid.uuid4().hex, unique("run"), run_type="test")
+
+    def test_get_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.get_run(unique("missing"))
+
+    def test_list_runs_newest_first_with_filters(self, store, ws, exp):
+        parent = self.new_run(store, exp, run_type="pipeline")
+        child1 = self.new_run(store, exp, run_type="step", parent_id=parent.id)
+        child2 = self.new_run(store, exp, run_type="step", parent_id=parent.id)
+        other_root = self.new_run(store, exp, run_type="step")
+        other_exp = store.create_experiment(ws.id, unique("exp"))
+        elsewhere = self.new_run(store, other_exp, run_type="step")
+
+        def ids(**filters: Any) -> list[str]:
+            return [r.id for r in store.list_runs(**filters)]
+
+        assert ids(experiment_id=exp.id) == [other_root.id, child2.id, child1.id, parent.id]
+        assert [r.number for r in store.list_runs(experiment_id=exp.id)] == [4, 3, 2, 1]
+        assert ids(experiment_id=exp.id, root_only=True) == [other_root.id, parent.id]
+        assert ids(parent_id=parent.id) == [child2.id, child1.id]
+        assert ids(experiment_id=exp.id, run_type="step") == [other_root.id, child2.id, child1.id]
+        assert ids(experiment_id=exp.id, run_type="step", root_only=True) == [other_root.id]
+        assert ids(experiment_id=exp.id, run_type="pipeline") == [parent.id]
+        assert ids(parent_id=child1.id) == []
+
+        everything = ids()
+        mine = [elsewhere.id, other_root.id, child2.id, child1.id, parent.id]
+        assert [i for i in everything if i in mine] == mine
+        assert [i for i in ids(run_type="step") if i in mine] == [
+            elsewhere.id,
+            other_root.id,
+            child2.id,
+            child1.id,
+        ]
+        assert store.list_runs(experiment_id=exp.id)[0] == store.get_run(other_root.id)
+
+    # -- status -----------------------------------------------------------------------------
+
+    def test_set_status_sets_start_and_end_times(self, store, exp):
+        run = self.new_run(store, exp)
+        queued = store.set_status(run.id, RunStatus.QUEUED)
+        assert queued.status == RunStatus.QUEUED
+        assert (queued.start_time, queued.end_time) == (None, None)
+
+        running = store.set_status(run.id, RunStatus.RUNNING)
+        assert running.status == RunStatus.RUNNING and running.is_active
+        assert running.start_time is not None and running.end_time is None
+
+        time.sleep(0.01)
+        again = store.set_status(run.id, RunStatus.FINALIZING)
+        assert again.start_time == running.start_time
+
+        done = store.set_status(run.id, RunStatus.COMPLETED)
+        assert done.status == RunStatus.COMPLETED and not done.is_active
+        assert done.start_time == running.start_time
+        assert done.end_time is not None and done.end_time >= done.start_time
+        assert store.get_run(run.id) == done
+
+    def test_terminal_status_without_start_sets_both_times(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.QUEUED)
+        failed = store.set_status(run.id, RunStatus.FAILED, error={"message": "no compute"})
+        assert failed.status == RunStatus.FAILED
+        assert failed.error == {"message": "no compute"}
+        assert failed.start_time is not None and failed.end_time is not None
+
+    def test_set_status_stores_error(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        error = {"message": "boom", "code": "UserError", "details": [{"line": 3}]}
+        assert store.set_status(run.id, RunStatus.FAILED, error=error).error == error
+        assert store.get_run(run.id).error == error
+
+    @pytest.mark.parametrize("first", TERMINAL)
+    def test_terminal_statuses_are_final(self, store, exp, first):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        ended = store.set_status(run.id, first)
+        for later in [*TERMINAL, RunStatus.RUNNING, RunStatus.QUEUED]:
+            again = store.set_status(run.id, later, error={"message": "late"})
+            assert again == ended
+        assert store.request_cancel(run.id) == ended
+        assert store.get_run(run.id) == ended
+
+    def test_completed_then_failed_stays_completed(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        store.set_status(run.id, RunStatus.COMPLETED)
+        after = store.set_status(run.id, RunStatus.FAILED, error={"message": "too late"})
+        assert after.status == RunStatus.COMPLETED
+        assert after.error is None
+
+    def test_set_unknown_status_raises(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        with pytest.raises(ValidationError):
+            store.set_status(run.id, "Exploded")
+        assert store.get_run(run.id).status == RunStatus.RUNNING
+
+    def test_set_status_of_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.set_status(unique("missing"), RunStatus.RUNNING)
+
+    # -- cancellation and heartbeats ------------------------------------------------------
+
+    @pytest.mark.parametrize("status", [RunStatus.NOT_STARTED, RunStatus.QUEUED])
+    def test_request_cancel_of_waiting_run_cancels_it(self, store, exp, status):
+        run = self.new_run(store, exp, status=status)
+        canceled = store.request_cancel(run.id)
+        assert canceled.status == RunStatus.CANCELED and not canceled.is_active
+        assert canceled.end_time is not None
+        assert store.get_run(run.id) == canceled
+        # A worker that starts late finds it final.
+        assert store.set_status(run.id, RunStatus.RUNNING).status == RunStatus.CANCELED
+
+    def test_request_cancel_of_running_run_flags_it(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        assert store.heartbeat(run.id) is False
+        flagged = store.request_cancel(run.id)
+        assert flagged.status == RunStatus.CANCEL_REQUESTED and flagged.is_active
+        assert flagged.cancel_requested is True
+        assert flagged.end_time is None
+        assert store.heartbeat(run.id) is True
+        # The worker stops the process and ends the run.
+        assert store.set_status(run.id, RunStatus.CANCELED).status == RunStatus.CANCELED
+
+    def test_request_cancel_of_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.request_cancel(unique("missing"))
+
+    def test_heartbeat_records_time(self, store, exp):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        time.sleep(0.01)
+        assert store.heartbeat(run.id) is False
+        assert store.get_run(run.id).heartbeat_at > run.heartbeat_at
+
+    def test_heartbeat_of_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.heartbeat(unique("missing"))
+
+    def _stale_and_fresh(self, store, exp) -> tuple[RunRecord, RunRecord, RunRecord]:
+        """A run that stops beating, one that keeps beating, and one that finished."""
+        stale = self.new_run(store, exp, status=RunStatus.RUNNING)
+        fresh = self.new_run(store, exp, status=RunStatus.RUNNING)
+        done = self.new_run(store, exp, status=RunStatus.RUNNING)
+        done = store.set_status(done.id, RunStatus.COMPLETED)
+        time.sleep(STALE_AFTER)
+        store.heartbeat(fresh.id)
+        # A store with the default timeout leaves them all alone.
+        assert store.get_run(stale.id).status == RunStatus.RUNNING
+        assert stale.id not in store.fail_stale_runs()
+        return stale, fresh, done
+
+    @staticmethod
+    def _assert_failed_by_heartbeat(run: RunRecord) -> None:
+        assert run.status == RunStatus.FAILED
+        assert run.end_time is not None
+        assert run.error and "heartbeat" in run.error["message"].lower()
+
+    def test_get_run_fails_stale_run(self, store, exp, open_store):
+        stale, fresh, done = self._stale_and_fresh(store, exp)
+        short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        assert short.heartbeat_timeout == HEARTBEAT_TIMEOUT
+        self._assert_failed_by_heartbeat(short.get_run(stale.id))
+        self._assert_failed_by_heartbeat(store.get_run(stale.id))
+        assert short.get_run(fresh.id).status == RunStatus.RUNNING
+        assert short.get_run(done.id) == done
+
+    def test_list_runs_fails_stale_runs(self, store, exp, open_store):
+        stale, fresh, done = self._stale_and_fresh(store, exp)
+        short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        listed = {r.id: r for r in short.list_runs(experiment_id=exp.id)}
+        self._assert_failed_by_heartbeat(listed[stale.id])
+        assert listed[fresh.id].status == RunStatus.RUNNING
+        assert listed[done.id] == done
+
+    def test_fail_stale_runs(self, store, exp, open_store):
+        stale, fresh, done = self._stale_and_fresh(store, exp)
+        short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        failed = short.fail_stale_runs()
+        assert stale.id in failed
+        assert fresh.id not in failed and done.id not in failed
+        self._assert_failed_by_heartbeat(store.get_run(stale.id))
+        assert store.get_run(fresh.id).status == RunStatus.RUNNING
+        assert store.get_run(done.id) == done
+        assert stale.id not in short.fail_stale_runs()
+
+    # -- tags, properties, names ----------------------------------------------------------
+
+    def test_set_and_remove_tags(self, store, exp):
+        run = self.new_run(store, exp, tags={"a": "1"})
+        assert store.set_tags(run.id, {"b": "2", "c": "3"}).tags == {"a": "1", "b": "2", "c": "3"}
+        assert store.set_tags(run.id, {"a": "x"}).tags == {"a": "x", "b": "2", "c": "3"}
+        assert store.remove_tags(run.id, ["b", "not-there"]).tags == {"a": "x", "c": "3"}
+        assert store.get_run(run.id).tags == {"a": "x", "c": "3"}
+
+    def test_tags_of_missing_run_raise(self, store):
+        with pytest.raises(NotFoundError):
+            store.set_tags(unique("missing"), {"a": "1"})
+        with pytest.raises(NotFoundError):
+            store.remove_tags(unique("missing"), ["a"])
+
+    def test_add_properties(self, store, exp):
+        run = self.new_run(store, exp, properties={"a": "1"})
+        assert store.add_properties(run.id, {"b": "2"}).properties == {"a": "1", "b": "2"}
+        # Setting a property to the value it has is fine.
+        assert store.add_properties(run.id, {"a": "1", "c": "3"}).properties == {
+            "a": "1",
+            "b": "2",
+            "c": "3",
+        }
+
+    def test_changing_a_property_raises(self, store, exp):
+        run = self.new_run(store, exp, properties={"a": "1"})
+        with pytest.raises(ValidationError):
+            store.add_properties(run.id, {"new": "x", "a": "2"})
+        # Nothing half-written: the new key of the rejected call is not there either.
+        assert store.get_run(run.id).properties == {"a": "1"}
+
+    def test_add_properties_of_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.add_properties(unique("missing"), {"a": "1"})
+
+    def test_update_run(self, store, exp):
+        run = self.new_run(store, exp, display_name="old", description="old text")
+        renamed = store.update_run(run.id, display_name="new")
+        assert (renamed.display_name, renamed.description) == ("new", "old text")
+        described = store.update_run(run.id, description="new text")
+        assert (described.display_name, described.description) == ("new", "new text")
+        assert store.update_run(run.id) == described
+        assert store.get_run(run.id) == described
+
+    def test_update_missing_run_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.update_run(unique("missing"), display_name="x")
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def test_metric_values_round_trip(self, store, exp):
+        run = self.new_run(store, exp)
+        points = [
+            MetricPoint("int", 3, step=0, timestamp=1.5),
+            MetricPoint("big int", 2**62 + 1, timestamp=2.25),
+            MetricPoint("negative", -7),
+            MetricPoint("zero", 0),
+            MetricPoint("float", 0.1, step=1, timestamp=1700000000.123456),
+            MetricPoint("whole float", 2.0),
+            MetricPoint("tiny", 1e-300),
+            MetricPoint("huge", 1.7976931348623157e308),
+            MetricPoint("bool", True),
+            MetricPoint("string", "a string, with \"quotes\" and ünïcode", description="d"),
+            MetricPoint("empty string", ""),
+            MetricPoint("none", None),
+            MetricPoint("list", [1, 2.5, "three", None], kind="list"),
+            MetricPoint("row", {"a": 1, "b": 0.5, "c": "x"}, kind="row"),
+            MetricPoint("table", {"col": [1, 2, 3], "other": [0.1, 0.2, 0.3]}, kind="table"),
+            MetricPoint(
+                "json",
+                {"schema_type": "confusion_matrix", "data": {"matrix": [[1, 0], [0, 1]]}},
+                kind="json",
+                description="a confusion matrix",
+            ),
+        ]
+        store.log_metrics(run.id, points)
+        got = store.get_metrics(run.id)
+        assert got == points
+        assert [type(p.value) for p in got] == [type(p.value) for p in points]
+        assert all(isinstance(p, MetricPoint) for p in got)
+
+    def test_non_finite_floats_round_trip(self, store, exp):
+        run = self.new_run(store, exp)
+        store.log_metrics(
+            run.id,
+            [
+                MetricPoint("loss", math.nan),
+                MetricPoint("loss", math.inf),
+                MetricPoint("loss", -math.inf),
+                MetricPoint("loss", -0.0),
+            ],
+        )
+        values = [p.value for p in store.get_metrics(run.id)]
+        assert all(type(v) is float for v in values)
+        assert math.isnan(values[0])
+        assert values[1:3] == [math.inf, -math.inf]
+        assert values[3] == 0.0
+
+    def test_metrics_keep_order_and_filter_by_name(self, store, exp):
+        run = self.new_run(store, exp)
+        other = self.new_run(store, exp)
+        first = [MetricPoint("loss" if i % 3 else "acc", float(i), step=i) for i in range(10)]
+        second = [MetricPoint("loss", -i, step=100 + i) for i in range(5)]
+        store.log_metrics(run.id, first)
+        store.log_metrics(other.id, [MetricPoint("loss", 99.0)])
+        store.log_metrics(run.id, second)
+        store.log_metrics(run.id, [])
+        assert store.get_metrics(run.id) == first + second
+        assert store.get_metrics(run.id, "loss") == [p for p in first + second if p.name == "loss"]
+        assert store.get_metrics(run.id, "acc") == [p for p in first if p.name == "acc"]
+        assert store.get_metrics(run.id, "nothing") == []
+        assert store.get_metrics(other.id) == [MetricPoint("loss", 99.0)]
+
+    def test_many_metric_points(self, store, exp):
+        run = self.new_run(store, exp)
+        points = [MetricPoint("x", i * 0.5, step=i, timestamp=float(i)) for i in range(2000)]
+        store.log_metrics(run.id, points)
+        assert store.get_metrics(run.id) == points
+
+    def test_run_without_metrics(self, store, exp):
+        assert store.get_metrics(self.new_run(store, exp).id) == []
+
+    def test_log_metrics_to_missing_run_raises(self, store):
+        missing = unique("missing")
+        with pytest.raises(NotFoundError):
+            store.log_metrics(missing, [MetricPoint("loss", 1.0), MetricPoint("acc", 2)])
+        assert store.get_metrics(missing) == []
+
+    # -- models -----------------------------------------------------------------------------
+
+    def test_model_versions_count_per_name(self, store, ws):
+        before = time.time()
+        first = store.create_model_version(
+            ws.id,
+            "clf",
+            path="outputs/model.pkl",
+            description="a classifier",
+            tags={"stage": "dev"},
+            properties={"accuracy": "0.9"},
+            framework="ScikitLearn",
+            framework_version="1.4",
+            run_id="run-1",
+            experiment_name="exp",
+            datasets=[{"name": "training", "id": "ds:1", "extra": {"rows": 10}}],
+        )
+        assert isinstance(first, ModelRecord)
+        assert (first.workspace_id, first.name, first.version, first.id) == (
+            ws.id,
+            "clf",
+            1,
+            "clf:1",
+        )
+        assert first.path == "outputs/model.pkl"
+        assert first.description == "a classifier"
+        assert (first.tags, first.properties) == ({"stage": "dev"}, {"accuracy": "0.9"})
+        assert (first.framework, first.framework_version) == ("ScikitLearn", "1.4")
+        assert (first.run_id, first.experiment_name) == ("run-1", "exp")
+        assert first.datasets == [{"name": "training", "id": "ds:1", "extra": {"rows": 10}}]
+        assert before - 1 <= first.created_at <= time.time() + 1
+
+        assert [store.create_model_version(ws.id, "clf", path="p").version for _ in "ab"] == [2, 3]
+        plain = store.create_model_version(ws.id, "other", path="p")
+        assert plain.version == 1
+        assert (plain.tags, plain.properties, plain.datasets) == ({}, {}, [])
+        assert (plain.description, plain.framework, plain.run_id) == (None, None, None)
+        other_ws = store.create_workspace(unique("ws"), {})
+        assert store.create_model_version(other_ws.id, "clf", path="p").version == 1
+
+    def test_get_model(self, store, ws):
+        versions = [store.create_model_version(ws.id, "m", path=f"v{i}") for i in range(3)]
+        assert store.get_model(ws.id, "m") == versions[-1]
+        assert store.get_model(ws.id, "m", 2) == versions[1]
+        assert store.get_model(ws.id, "m", version=1) == versions[0]
+
+    def test_get_missing_model_raises(self, store, ws):
+        store.create_model_version(ws.id, "m", path="p")
+        with pytest.raises(NotFoundError):
+            store.get_model(ws.id, "nope")
+        with pytest.raises(NotFoundError):
+            store.get_model(ws.id, "m", 2)
+        other_ws = store.create_workspace(unique("ws"), {})
+        with pytest.raises(NotFoundError):
+            store.get_model(other_ws.id, "m")
+
+    def test_create_model_in_missing_workspace_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.create_model_version(uuid.uuid4().hex, "m", path="p")
+
+    def test_list_models_newest_first(self, store, ws):
+        a1 = store.create_model_version(ws.id, "a", path="p")
+        b1 = store.create_model_version(ws.id, "b", path="p")
+        a2 = store.create_model_version(ws.id, "a", path="p")
+        other_ws = store.create_workspace(unique("ws"), {})
+        store.create_model_version(other_ws.id, "a", path="p")
+        assert store.list_models(ws.id) == [a2, b1, a1]
+        assert store.list_models(ws.id, "a") == [a2, a1]
+        assert store.list_models(ws.id, name="b") == [b1]
+        assert store.list_models(ws.id, "c") == []
+
+    def test_update_model(self, store, ws):
+        store.create_model_version(
+            ws.id, "m", path="p", tags={"a": "1", "b": "2"}, properties={"p": "1"}
+        )
+        updated = store.update_model(
+            ws.id, "m", 1, add_tags={"c": "3", "a": "x"}, remove_tags=["b"], add_properties={"q": "2"}
+        )
+        assert updated.tags == {"a": "x", "c": "3"}
+        assert updated.properties == {"p": "1", "q": "2"}
+        assert store.get_model(ws.id, "m", 1) == updated
+        # The same value again is fine; no arguments change nothing.
+        assert store.update_model(ws.id, "m", 1, add_properties={"p": "1"}) == updated
+        assert store.update_model(ws.id, "m", 1) == updated
+
+    def test_changing_a_model_property_raises(self, store, ws):
+        model = store.create_model_version(ws.id, "m", path="p", properties={"p": "1"})
+        with pytest.raises(ValidationError):
+            store.update_model(ws.id, "m", 1, add_tags={"t": "1"}, add_properties={"p": "2"})
+        assert store.get_model(ws.id, "m", 1) == model
+
+    def test_update_missing_model_raises(self, store, ws):
+        store.create_model_version(ws.id, "m", path="p")
+        with pytest.raises(NotFoundError):
+            store.update_model(ws.id, "m", 2, add_tags={"a": "1"})
+        with pytest.raises(NotFoundError):
+            store.update_model(ws.id, "nope", 1, add_tags={"a": "1"})
+
+    def test_delete_model(self, store, ws):
+        v1, v2, v3 = (store.create_model_version(ws.id, "m", path="p") for _ in range(3))
+        store.delete_model(ws.id, "m", 2)
+        assert store.list_models(ws.id, "m") == [v3, v1]
+        with pytest.raises(NotFoundError):
+            store.get_model(ws.id, "m", 2)
+        with pytest.raises(NotFoundError):
+            store.delete_model(ws.id, "m", 2)
+        with pytest.raises(NotFoundError):
+            store.delete_model(ws.id, "nope", 1)
+        assert store.get_model(ws.id, "m") == v3
+
+    # -- records ----------------------------------------------------------------------------
+
+    def test_records_are_frozen(self, store, ws, exp):
+        run = self.new_run(store, exp, tags={"a": "1"})
+        model = store.create_model_version(ws.id, "m", path="p")
+        store.log_metrics(run.id, [MetricPoint("x", 1.0)])
+        (point,) = store.get_metrics(run.id)
+        for record, attr in [
+            (ws, "name"),
+            (exp, "archived"),
+            (run, "status"),
+            (run, "tags"),
+            (model, "version"),
+        ]:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(record, attr, None)
+        with pytest.raises(AttributeError):
+            point.value = 2.0  # type: ignore[misc]
+
+    def test_record_dicts_are_copies(self, store, exp):
+        tags = {"a": "1"}
+        run = self.new_run(store, exp, tags=tags)
+        tags["b"] = "2"  # the caller's dict is not kept
+        run.tags["c"] = "3"  # nor is the record's dict the store's
+        assert store.get_run(run.id).tags == {"a": "1"}
+
+        props = {"k": "v"}
+        ws = store.create_workspace(unique("ws"), props)
+        props["k2"] = "v2"
+        ws.properties["k3"] = "v3"
+        assert store.get_workspace(ws.name).properties == {"k": "v"}
+
+    # -- concurrency ------------------------------------------------------------------------
+
+    def test_processes_register_versions_of_one_model(self, store, store_factory, ws, process_pool):
+        per_process = 6
+        results = run_together(
+            process_pool, _register_versions, store_factory, ws.id, "shared", per_process
+        )
+        for versions in results:
+            assert versions == sorted(versions)  # each process sees its versions increase
+        every = sorted(v for versions in results for v in versions)
+        assert every == list(range(1, PROCESSES * per_process + 1))
+        listed = store.list_models(ws.id, "shared")
+        assert sorted(m.version for m in listed) == every
+        assert len({m.path for m in listed}) == len(every)
+
+    def test_processes_create_runs_in_one_experiment(self, store, store_factory, ws, process_pool):
+        per_process = 6
+        name = unique("exp")
+        results = run_together(process_pool, _create_runs, store_factory, ws.id, name, per_process)
+        # create_experiment is get-or-create even when the processes race to create it.
+        assert len({exp_id for exp_id, _ in results}) == 1
+        exp = store.get_experiment(ws.id, name)
+        assert results[0][0] == exp.id
+        every = sorted(n for _, numbers in results for n in numbers)
+        assert every == list(range(1, PROCESSES * per_process + 1))
+        listed = store.list_runs(experiment_id=exp.id)
+        assert sorted(r.number for r in listed) == every
+
+    def test_threads_log_metrics_to_one_store(self, store, exp):
+        threads, batches, size = 6, 10, 20
+        runs = [self.new_run(store, exp) for _ in range(2)]
+
+        def log(index: int) -> None:
+            run_id = runs[index % 2].id
+            for b in range(batches):
+                store.log_metrics(
+                    run_id,
+                    [MetricPoint(f"t{index}", (b * size + i) * 1.0) for i in range(size)],
+                )
+
+        _run_threads(threads, log)
+        for r, run in enumerate(runs):
+            got = store.get_metrics(run.id)
+            assert len(got) == threads // 2 * batches * size
+            for index in range(r, threads, 2):
+                values = [p.value for p in got if p.name == f"t{index}"]
+                assert values == [float(i) for i in range(batches * size)]
+
+    def test_threads_edit_tags_of_one_run(self, store, exp):
+        threads, rounds = 6, 5
+        run = self.new_run(store, exp)
+
+        def tag(index: int) -> None:
+            for r in range(rounds):
+                store.set_tags(run.id, {f"t{index}-{r}": str(r)})
+                store.add_properties(run.id, {f"p{index}-{r}": str(r)})
+
+        _run_threads(threads, tag)
+        got = store.get_run(run.id)
+        assert len(got.tags) == threads * rounds
+        assert len(got.properties) == threads * rounds
+
+    def test_threads_edit_tags_of_one_model(self, store, ws):
+        threads, rounds = 6, 5
+        store.create_model_version(ws.id, "m", path="p")
+
+        def tag(index: int) -> None:
+            for r in range(rounds):
+                store.update_model(ws.id, "m", 1, add_tags={f"t{index}-{r}": str(r)})
+
+        _run_threads(threads, tag)
+        assert len(store.get_model(ws.id, "m").tags) == threads * rounds

@@ -1,0 +1,161 @@
+"""The Store suite on ``SqlStore``: SQLite and PostgreSQL; and the SQL store's migrations."""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from plinth._store import migrate, schema
+from plinth._store.sql import SqlStore
+
+from .suite import StoreSuite, process_pool, run_together, start_together  # noqa: F401
+
+PG_SERVER = os.environ.get("PLINTH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
+TABLES = {"alembic_version", "workspaces", "experiments", "runs", "metrics", "models"}
+
+
+@pytest.fixture(scope="module")
+def pg_databases():
+    """Makes new PostgreSQL databases on demand (returns URIs); drops them at the end."""
+    psycopg = pytest.importorskip("psycopg")
+    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
+    names: list[str] = []
+
+    def create() -> str:
+        names.append(f"plinth_store_{uuid.uuid4().hex[:10]}")
+        conn.execute(f'CREATE DATABASE "{names[-1]}"')
+        return f"{PG_SERVER}/{names[-1]}"
+
+    try:
+        yield create
+    finally:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.close()
+
+
+def _opened(factory):
+    store = factory()
+    yield store
+    store.close()
+
+
+class TestSqliteStore(StoreSuite):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def store_factory(cls, tmp_path_factory):
+        path = tmp_path_factory.mktemp("sqlite-store") / "plinth.db"
+        return functools.partial(SqlStore, f"sqlite:///{path}")
+
+    @pytest.fixture
+    def store(self, store_factory):
+        yield from _opened(store_factory)
+
+
+@pytest.mark.postgres
+class TestPostgresStore(StoreSuite):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def store_factory(cls, pg_databases):
+        return functools.partial(SqlStore, pg_databases())
+
+    @pytest.fixture
+    def store(self, store_factory):
+        yield from _opened(store_factory)
+
+
+# -- migrations -------------------------------------------------------------------------------
+
+
+def _open_at_once(index: int, uri: str) -> str | None:
+    """In a pool worker: open ``uri`` at the same moment as the other workers."""
+    from alembic import command  # noqa: F401 - imported before the race, not during it
+
+    create_engine(uri).dispose()  # loads the database driver, also before the race
+    start_together()
+    SqlStore(uri).close()
+    return migrate.current_revision(create_engine(uri))
+
+
+class MigrationTests:
+    """Subclasses provide ``new_database``: the URI of a new, empty database."""
+
+    def test_new_database_gets_schema(self, new_database):
+        SqlStore(new_database).close()
+        engine = create_engine(new_database)
+        assert migrate.current_revision(engine) == migrate.HEAD
+        assert TABLES <= set(inspect(engine).get_table_names())
+        engine.dispose()
+
+    def test_head_is_the_newest_migration(self):
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
+
+    def test_migrations_match_the_schema(self, new_database):
+        from alembic.autogenerate import compare_metadata
+        from alembic.migration import MigrationContext
+
+        SqlStore(new_database).close()
+        engine = create_engine(new_database)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
+        engine.dispose()
+
+    def test_opening_again_is_a_no_op(self, new_database, monkeypatch):
+        from alembic import command
+
+        store = SqlStore(new_database)
+        ws = store.create_workspace("kept", {"a": 1})
+        store.close()
+
+        def fail(*args, **kwargs):
+            raise AssertionError("migrations ran on a database at head")
+
+        monkeypatch.setattr(command, "upgrade", fail)
+        store = SqlStore(new_database)
+        try:
+            assert store.get_workspace("kept") == ws
+        finally:
+            store.close()
+        assert migrate.current_revision(create_engine(new_database)) == migrate.HEAD
+
+    def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
+        revisions = run_together(process_pool, _open_at_once, new_database)
+        assert revisions == [migrate.HEAD] * len(revisions)
+        engine = create_engine(new_database)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+        assert TABLES <= set(inspect(engine).get_table_names())
+        engine.dispose()
+        store = SqlStore(new_database)
+        try:
+            assert store.create_workspace("works", {}).name == "works"
+        finally:
+            store.close()
+
+
+class TestSqliteMigrations(MigrationTests):
+    @pytest.fixture
+    def new_database(self, tmp_path):
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.mark.postgres
+class TestPostgresMigrations(MigrationTests):
+    @pytest.fixture
+    def new_database(self, pg_databases):
+        return pg_databases()

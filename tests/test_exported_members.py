@@ -1,0 +1,41 @@
+"""The public names stay importable under their azureml-shaped paths."""
+
+import importlib
+
+import pytest
+
+import plinth
+
+PUBLIC = {
+    "plinth.core": ["Workspace", "Experiment", "Run", "ScriptRunConfig", "RunConfiguration",
+                    "Model", "VERSION"],
+    "plinth.core.model": ["Model"],
+    "plinth.core.run": ["Run"],
+    "plinth.core.runconfig": ["RunConfiguration", "ScriptRunConfig"],
+    "plinth.train.estimator": ["Estimator"],
+    "plinth.train.sklearn": ["SKLearn"],
+    "plinth.exceptions": ["PlinthError", "UserErrorException", "ActivityFailedException",
+                          "ModelNotFoundException", "WorkspaceException"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_names_are_exported(module):
+    mod = importlib.import_module(module)
+    for name in PUBLIC[module]:
+        assert name in mod.__all__, f"{module}.__all__ lacks {name}"
+        assert getattr(mod, name) is not None
+
+
+def test_version_is_the_same_everywhere():
+    import plinth.core
+
+    assert plinth.__version__ == plinth.core.VERSION
+    assert plinth.__version__.count(".") == 2
+
+
+def test_every_error_derives_from_one_base():
+    from plinth import exceptions
+
+    for name in exceptions.__all__:
+        assert issubclass(getattr(exceptions, name), exceptions.PlinthError)
