@@ -6,7 +6,7 @@ NAME`` (one created on this machine), or else the config.json (or .plinth/config
 the current folder or a folder above it. Listing and show commands take ``--json``.
 """
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,7 +38,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--version", help="Print Plinth's version and exit.", is_eager=True,
                      callback=_version),
     ] = None,

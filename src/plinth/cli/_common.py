@@ -10,9 +10,10 @@ import functools
 import json
 import math
 import sys
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Mapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -31,7 +32,7 @@ CREATE_HINT = "Create one with `plinth workspace create NAME`."
 # -- options shared by every command that needs a workspace --------------------------------
 
 WorkspaceConfigOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--workspace-config",
         help="A workspace config.json, or a folder to search for one (and above it).",
@@ -39,7 +40,7 @@ WorkspaceConfigOpt = Annotated[
     ),
 ]
 WorkspaceNameOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         "--workspace", "-w",
         help="Name of a workspace created on this machine (instead of a config).",
@@ -53,34 +54,55 @@ JsonOpt = Annotated[
 
 # -- output --------------------------------------------------------------------------------
 
-def console() -> "Console":
-    """A rich console on the current stdout (looked up per call, so test runners work)."""
+def console() -> Console:
+    """A rich console on the current stdout (looked up per call, so test runners work).
+
+    Piped into another program (and without COLUMNS), tables get 160 columns rather than
+    rich's 80, so rows stay on one line for grep and friends.
+    """
+    import os
+
     from rich.console import Console
 
-    return Console(file=sys.stdout, highlight=False)
+    width = None
+    if not os.environ.get("COLUMNS") and not (hasattr(sys.stdout, "isatty")
+                                              and sys.stdout.isatty()):
+        width = 160
+    return Console(file=sys.stdout, highlight=False, width=width)
 
 
-def err_console() -> "Console":
+def err_console() -> Console:
     from rich.console import Console
 
     return Console(file=sys.stderr, highlight=False)
 
 
-def new_table(*columns: str, title: str | None = None, **kwargs: Any) -> "Table":
+def new_table(*columns: str, title: str | None = None, **kwargs: Any) -> Table:
+    """A table with a header rule; ``add_column`` on it keeps headers on one line."""
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", **kwargs)
+    class _Table(Table):
+        def add_column(self, header: Any = "", *args: Any, **kw: Any) -> None:
+            if isinstance(header, str):
+                kw["min_width"] = max(kw.get("min_width") or 0, len(header))
+            super().add_column(header, *args, **kw)
+
+    kwargs.setdefault("pad_edge", False)
+    kwargs.setdefault("padding", (0, 2, 0, 0))
+    table = _Table(title=title, box=box.SIMPLE_HEAD, title_justify="left",
+                   title_style="bold", show_edge=False, **kwargs)
     for column in columns:
         table.add_column(column)
     return table
 
 
-def key_value_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> "Table":
+def key_value_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> Table:
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, box=box.SIMPLE, show_header=False, title_justify="left")
+    table = Table(title=title, box=box.SIMPLE, show_header=False, title_justify="left",
+                  title_style="bold")
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in rows:
@@ -145,7 +167,7 @@ def handle_errors(func: F) -> F:
 
 # -- workspaces ----------------------------------------------------------------------------
 
-def open_workspace(config: Path | None, name: str | None) -> "Workspace":
+def open_workspace(config: Path | None, name: str | None) -> Workspace:
     """The workspace named by ``--workspace``, else by ``--workspace-config``, else by the
     config found from the current folder upwards."""
     from plinth.core import Workspace
@@ -170,7 +192,7 @@ def open_workspace(config: Path | None, name: str | None) -> "Workspace":
         raise fail(message) from None
 
 
-def get_run(ws: "Workspace", run_id: str) -> "Run":
+def get_run(ws: Workspace, run_id: str) -> Run:
     """``Run.get``, refusing a run of another workspace that shares the same database."""
     from plinth.core import Experiment, Run
     from plinth.exceptions import NotFoundError
@@ -191,18 +213,19 @@ def to_datetime(value: Any) -> datetime | None:
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, (int, float)):
-        dt = datetime.fromtimestamp(value, tz=timezone.utc)
+        dt = datetime.fromtimestamp(value, tz=UTC)
     else:
         dt = datetime.fromisoformat(str(value))
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.astimezone()
 
 
-def local_time(value: Any) -> str:
-    """``2024-05-01 14:03:07`` in the local time zone, or ``-``."""
+def local_time(value: Any, seconds: bool = True) -> str:
+    """``2024-05-01 14:03:07`` (or without seconds) in the local time zone, or ``-``."""
     dt = to_datetime(value)
-    return "-" if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S")
+    return "-" if dt is None else dt.strftime("%Y-%m-%d %H:%M:%S" if seconds else
+                                              "%Y-%m-%d %H:%M")
 
 
 def local_iso(value: Any) -> str | None:
@@ -215,14 +238,14 @@ def duration_seconds(start: Any, end: Any) -> float | None:
     begin = to_datetime(start)
     if begin is None:
         return None
-    finish = to_datetime(end) or datetime.now(timezone.utc)
+    finish = to_datetime(end) or datetime.now(UTC)
     return round(max((finish - begin).total_seconds(), 0.0), 3)
 
 
 def human_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:

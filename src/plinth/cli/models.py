@@ -1,7 +1,7 @@
 """``plinth model ...``: the model registry of a workspace."""
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -27,7 +27,7 @@ app = typer.Typer(help="Register, list and download models.", no_args_is_help=Tr
 
 NameArg = Annotated[str, typer.Argument(help="The model's name.")]
 VersionOpt = Annotated[
-    Optional[int],
+    int | None,
     typer.Option("--version", "-v", min=1, help="Model version [default: the latest]",
                  show_default=False),
 ]
@@ -59,7 +59,7 @@ def _show(data: dict[str, Any], title: str) -> None:
 @handle_errors
 def list_(
     name: Annotated[
-        Optional[str], typer.Option("--name", help="Only versions of this model.",
+        str | None, typer.Option("--name", help="Only versions of this model.",
                                     show_default=False)
     ] = None,
     latest: Annotated[
@@ -81,15 +81,16 @@ def list_(
         console().print("No models registered yet. Register one with `plinth model register`.")
         return
     table = new_table()
-    table.add_column("Name", overflow="fold")
-    table.add_column("Version", justify="right")
-    table.add_column("Created")
-    table.add_column("Framework")
-    table.add_column("Run", overflow="fold")
-    table.add_column("Tags")
-    table.add_column("Description")
+    table.add_column("Name", overflow="fold", min_width=8)
+    table.add_column("Version", justify="right", no_wrap=True)
+    table.add_column("Created", no_wrap=True, min_width=16)
+    table.add_column("Framework", overflow="fold", min_width=6)
+    table.add_column("Run", overflow="fold", min_width=8)
+    table.add_column("Tags", overflow="fold", min_width=4)
+    table.add_column("Description", overflow="fold", min_width=6)
     for m in models:
-        table.add_row(m["name"], str(m["version"]), local_time(m["createdTime"]),
+        table.add_row(m["name"], str(m["version"]),
+                      local_time(m["createdTime"], seconds=False),
                       m["framework"] or "-", m["runId"] or "-", mapping_text(m["tags"]),
                       m["description"] or "")
     console().print(table)
@@ -120,39 +121,39 @@ def show(
 def register(
     name: Annotated[str, typer.Option("--name", "-n", help="Model name; a new version each time.")],
     path: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--path", "-p", help="Local file or folder to register.", exists=True,
                      show_default=False),
     ] = None,
     run_id: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--run-id", help="Register files of this run instead of a local path.",
                      show_default=False),
     ] = None,
     run_path: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--run-path", help="File or folder in the run's files, e.g. "
                      "outputs/model.pkl [default: outputs]", show_default=False),
     ] = None,
     tag: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--tag", help="KEY=VALUE tag; repeat for more.", show_default=False),
     ] = None,
     prop: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--property", help="KEY=VALUE property; repeat for more.",
                      show_default=False),
     ] = None,
     description: Annotated[
-        Optional[str], typer.Option("--description", show_default=False)
+        str | None, typer.Option("--description", show_default=False)
     ] = None,
     framework: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--framework", help="e.g. ScikitLearn, PyTorch, Onnx, Custom.",
                      show_default=False),
     ] = None,
     framework_version: Annotated[
-        Optional[str], typer.Option("--framework-version", show_default=False)
+        str | None, typer.Option("--framework-version", show_default=False)
     ] = None,
     workspace_config: WorkspaceConfigOpt = None,
     workspace: WorkspaceNameOpt = None,
@@ -169,8 +170,8 @@ def register(
     tags = parse_pairs(tag, "--tag")
     properties = parse_pairs(prop, "--property")
     ws = open_workspace(workspace_config, workspace)
-    common = dict(tags=tags, properties=properties, description=description,
-                  model_framework=framework, model_framework_version=framework_version)
+    common = {"tags": tags, "properties": properties, "description": description,
+                  "model_framework": framework, "model_framework_version": framework_version}
     if run_id is not None:
         model = get_run(ws, run_id).register_model(name, model_path=run_path, **common)
     else:

@@ -3,7 +3,7 @@
 import itertools
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -67,7 +67,7 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
 @handle_errors
 def list_(
     experiment: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--experiment", "-e", help="Only the runs of this experiment.",
                      show_default=False),
     ] = None,
@@ -102,15 +102,22 @@ def list_(
     if not runs:
         console().print("No runs yet. Submit one with `plinth run submit`.")
         return
+    one_experiment = experiment is not None
     table = new_table()
-    table.add_column("Run ID", overflow="fold")
-    table.add_column("Experiment", overflow="fold")
-    for column in ("Status", "Created", "Duration", "Tags"):
-        table.add_column(column)
+    table.add_column("Run ID", no_wrap=True)
+    if not one_experiment:
+        table.add_column("Experiment", overflow="fold")
+    table.add_column("Status", no_wrap=True)
+    table.add_column("Created", no_wrap=True)
+    table.add_column("Duration", no_wrap=True)
+    table.add_column("Tags", overflow="fold")
     for r in runs:
-        table.add_row(r["id"], r["experiment"], status_text(r["status"]),
-                      local_time(r["created"]), human_duration(r["duration_seconds"]),
-                      mapping_text(r["tags"]))
+        cells = [r["id"], r["experiment"], status_text(r["status"]),
+                 local_time(r["created"], seconds=False), human_duration(r["duration_seconds"]),
+                 mapping_text(r["tags"])]
+        if one_experiment:
+            del cells[1]
+        table.add_row(*cells)
     console().print(table)
 
 
@@ -170,12 +177,14 @@ def show(
                           ("Properties", info["properties"])):
         if not values:
             continue
+        out.print()
         table = new_table(title=title)
         table.add_column("Name", overflow="fold")
         table.add_column("Value", overflow="fold")
         for key, value in values.items():
             table.add_row(key, short(value, 80))
         out.print(table)
+    out.print()
     if info["files"]:
         table = new_table(title="Files")
         table.add_column("Name", overflow="fold")
@@ -223,7 +232,7 @@ def logs(
 def download(
     run_id: RunIdArg,
     prefix: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--prefix", help="Only files whose name starts with this, e.g. outputs/.",
                      show_default=False),
     ] = None,
@@ -283,14 +292,14 @@ def submit(
         str, typer.Option("--script", "-s", help="Script to run, relative to --source-dir.")
     ],
     args: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Argument(help="Arguments for the script, after `--`.", show_default=False),
     ] = None,
     experiment: Annotated[
         str, typer.Option("--experiment", "-e", help="Experiment to run in (created if new).")
     ] = "default",
     tag: Annotated[
-        Optional[list[str]],
+        list[str] | None,
         typer.Option("--tag", help="KEY=VALUE tag of the run; repeat for more.",
                      show_default=False),
     ] = None,

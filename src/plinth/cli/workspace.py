@@ -1,7 +1,7 @@
 """``plinth workspace ...``: create, show and list workspaces."""
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -51,22 +51,22 @@ def _show(details: dict[str, Any], title: str) -> None:
 def create(
     name: Annotated[str, typer.Argument(help="Workspace name: 2-33 letters, digits, - or _.")],
     path: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--path", help="Folder of an embedded (SQLite) workspace "
                      "[default: ~/.plinth/workspaces/NAME]", show_default=False),
     ] = None,
     metadata_uri: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--metadata-uri", help="SQLAlchemy URL of a shared metadata database, "
                      "e.g. postgresql+psycopg://host/db.", show_default=False),
     ] = None,
     artifact_root: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--artifact-root", help="Where a shared workspace keeps its files "
                      "(folder or fsspec URL); only with --metadata-uri.", show_default=False),
     ] = None,
     config_dir: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--config-dir", help="Write config.json into this folder "
                      "[default: ./.plinth]", show_default=False),
     ] = None,
