@@ -113,6 +113,8 @@ def main() -> int:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=110)  # rich's 80-column default wraps the tables
     tmp = Path(tempfile.mkdtemp(prefix="plinth-bench-metrics-"))
     peer_error = None
     try:

@@ -52,12 +52,9 @@ def _wait_until(predicate, timeout=60.0):
     return False
 
 
-def _worker_of(run_id):
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "plinth._execution.worker" in cmd and run_id in cmd:
-            return proc
-    return None
+def _worker_of(run):
+    pid = run.get_properties().get("plinth.workerPid")
+    return psutil.Process(int(pid)) if pid else None
 
 
 def test_script_run_with_arguments_metrics_outputs_and_logs(ws, script_dir, tmp_path):
@@ -213,11 +210,13 @@ def test_cancel_kills_the_process_group(ws, script_dir, tmp_path):
                        or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE, 30)
 
 
-def test_a_killed_worker_leaves_the_run_failed_not_running(ws, script_dir):
+@pytest.mark.parametrize("launcher", ["1", "0"], ids=["forked-worker", "spawned-worker"])
+def test_a_killed_worker_leaves_the_run_failed_not_running(ws, script_dir, monkeypatch, launcher):
+    monkeypatch.setenv("PLINTH_LAUNCHER", launcher)
     write_script(script_dir, "long.py", "import time\ntime.sleep(300)\n")
     run = Experiment(ws, "killed").submit(ScriptRunConfig(str(script_dir), "long.py"))
     assert _wait_until(lambda: run.get_status() == "Running")
-    worker = _worker_of(run.id)
+    worker = _worker_of(run)
     assert worker is not None
     script = worker.children()
     os.kill(worker.pid, signal.SIGKILL)
@@ -291,3 +290,23 @@ def test_configuration_errors_name_the_argument(ws, script_dir):
     with pytest.raises(UserErrorException, match="vm_size"):
         Estimator(str(script_dir), entry_script="train.py", vm_size="STANDARD_D2_V2")
     assert list(exp.get_runs()) == []
+
+
+def test_workers_are_forked_by_a_warm_launcher(ws, script_dir, monkeypatch):
+    monkeypatch.setenv("PLINTH_LAUNCHER", "1")
+    write_script(script_dir, "who.py", """
+        import os, psutil
+        from plinth.core import Run
+        starter = psutil.Process(os.getppid()).parent()
+        Run.get_context().log("starter", " ".join(starter.cmdline()))
+    """)
+    exp = Experiment(ws, "launcher")
+    starters = []
+    for _ in range(10):  # the first submit starts the launcher; later ones use it
+        run = exp.submit(ScriptRunConfig(str(script_dir), "who.py"))
+        run.wait_for_completion()
+        starters.append(run.get_metrics()["starter"])
+        if "plinth._execution.launcher" in starters[-1]:
+            break
+        time.sleep(1)
+    assert "plinth._execution.launcher" in starters[-1], starters

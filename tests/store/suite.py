@@ -21,12 +21,14 @@ fail every active run in the database whose heartbeat is older than half a secon
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import math
 import multiprocessing
 import threading
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -43,9 +45,9 @@ from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
 
 __all__ = ["PROCESSES", "StoreSuite", "process_pool", "run_together", "start_together"]
 
-PROCESSES = 4
+PROCESSES = 3
 HEARTBEAT_TIMEOUT = 0.5
-STALE_AFTER = HEARTBEAT_TIMEOUT + 0.3
+STALE_AFTER = HEARTBEAT_TIMEOUT + 0.1
 TERMINAL = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED]
 
 
@@ -56,17 +58,21 @@ def unique(prefix: str) -> str:
 # -- worker processes -------------------------------------------------------------------------
 #
 # One pool of 'spawn' processes serves the whole session: a fresh interpreter takes seconds to
-# import SQLAlchemy and a driver, so the pool is started once. Each task calls
+# import SQLAlchemy and a driver, so the pool is started once, as the first StoreSuite class
+# starts when any selected test needs it, and warms up while other tests run. Each task calls
 # start_together() after its slow set-up, so all PROCESSES tasks of one call hit the store at
 # the same moment; a worker blocked there cannot take a second task, so each task of a
 # run_together() call gets its own process.
 
+WORKER_IMPORTS = ("plinth._store",)
 _barrier: Any = None
 
 
 def _init_worker(barrier) -> None:
     global _barrier
     _barrier = barrier
+    for module in WORKER_IMPORTS:
+        importlib.import_module(module)
 
 
 def start_together() -> None:
@@ -145,6 +151,13 @@ class StoreSuite:
     """Tests of every method of :class:`Store` and every rule in its docstring."""
 
     # fixtures the subclass provides: store_factory, store
+
+    @pytest.fixture(autouse=True, scope="class")
+    @classmethod
+    def _warm_process_pool(cls, request):
+        """Start the worker processes early when a selected test will need them."""
+        if any("process_pool" in getattr(i, "fixturenames", ()) for i in request.session.items):
+            request.getfixturevalue("process_pool")
 
     @pytest.fixture
     def open_store(self, store_factory):
@@ -491,16 +504,16 @@ class StoreSuite:
             store.heartbeat(unique("missing"))
 
     def _stale_and_fresh(self, store, exp) -> tuple[RunRecord, RunRecord, RunRecord]:
-        """A run that stops beating, one that keeps beating, and one that finished."""
+        """A run that stopped beating, one that beats on, and one that finished."""
         stale = self.new_run(store, exp, status=RunStatus.RUNNING)
         fresh = self.new_run(store, exp, status=RunStatus.RUNNING)
         done = self.new_run(store, exp, status=RunStatus.RUNNING)
         done = store.set_status(done.id, RunStatus.COMPLETED)
         time.sleep(STALE_AFTER)
-        store.heartbeat(fresh.id)
         # A store with the default timeout leaves them all alone.
         assert store.get_run(stale.id).status == RunStatus.RUNNING
         assert stale.id not in store.fail_stale_runs()
+        assert store.heartbeat(fresh.id) is False
         return stale, fresh, done
 
     @staticmethod
@@ -510,8 +523,8 @@ class StoreSuite:
         assert run.error and "heartbeat" in run.error["message"].lower()
 
     def test_get_run_fails_stale_run(self, store, exp, open_store):
-        stale, fresh, done = self._stale_and_fresh(store, exp)
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        stale, fresh, done = self._stale_and_fresh(store, exp)
         assert short.heartbeat_timeout == HEARTBEAT_TIMEOUT
         self._assert_failed_by_heartbeat(short.get_run(stale.id))
         self._assert_failed_by_heartbeat(store.get_run(stale.id))
@@ -519,16 +532,16 @@ class StoreSuite:
         assert short.get_run(done.id) == done
 
     def test_list_runs_fails_stale_runs(self, store, exp, open_store):
-        stale, fresh, done = self._stale_and_fresh(store, exp)
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        stale, fresh, done = self._stale_and_fresh(store, exp)
         listed = {r.id: r for r in short.list_runs(experiment_id=exp.id)}
         self._assert_failed_by_heartbeat(listed[stale.id])
         assert listed[fresh.id].status == RunStatus.RUNNING
         assert listed[done.id] == done
 
     def test_fail_stale_runs(self, store, exp, open_store):
-        stale, fresh, done = self._stale_and_fresh(store, exp)
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
+        stale, fresh, done = self._stale_and_fresh(store, exp)
         failed = short.fail_stale_runs()
         assert stale.id in failed
         assert fresh.id not in failed and done.id not in failed
@@ -600,7 +613,7 @@ class StoreSuite:
             MetricPoint("tiny", 1e-300),
             MetricPoint("huge", 1.7976931348623157e308),
             MetricPoint("bool", True),
-            MetricPoint("string", "a string, with \"quotes\" and ünïcode", description="d"),
+            MetricPoint("string", 'a string, with "quotes" and ünïcode', description="d"),
             MetricPoint("empty string", ""),
             MetricPoint("none", None),
             MetricPoint("list", [1, 2.5, "three", None], kind="list"),
@@ -742,7 +755,12 @@ class StoreSuite:
             ws.id, "m", path="p", tags={"a": "1", "b": "2"}, properties={"p": "1"}
         )
         updated = store.update_model(
-            ws.id, "m", 1, add_tags={"c": "3", "a": "x"}, remove_tags=["b"], add_properties={"q": "2"}
+            ws.id,
+            "m",
+            1,
+            add_tags={"c": "3", "a": "x"},
+            remove_tags=["b"],
+            add_properties={"q": "2"},
         )
         assert updated.tags == {"a": "x", "c": "3"}
         assert updated.properties == {"p": "1", "q": "2"}
@@ -765,7 +783,7 @@ class StoreSuite:
             store.update_model(ws.id, "nope", 1, add_tags={"a": "1"})
 
     def test_delete_model(self, store, ws):
-        v1, v2, v3 = (store.create_model_version(ws.id, "m", path="p") for _ in range(3))
+        v1, _, v3 = (store.create_model_version(ws.id, "m", path="p") for _ in range(3))
         store.delete_model(ws.id, "m", 2)
         assert store.list_models(ws.id, "m") == [v3, v1]
         with pytest.raises(NotFoundError):
@@ -857,7 +875,7 @@ class StoreSuite:
                 assert values == [float(i) for i in range(batches * size)]
 
     def test_threads_edit_tags_of_one_run(self, store, exp):
-        threads, rounds = 6, 5
+        threads, rounds = 4, 4
         run = self.new_run(store, exp)
 
         def tag(index: int) -> None:
@@ -871,7 +889,7 @@ class StoreSuite:
         assert len(got.properties) == threads * rounds
 
     def test_threads_edit_tags_of_one_model(self, store, ws):
-        threads, rounds = 6, 5
+        threads, rounds = 4, 4
         store.create_model_version(ws.id, "m", path="p")
 
         def tag(index: int) -> None:

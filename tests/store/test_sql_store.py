@@ -12,7 +12,10 @@ from sqlalchemy import create_engine, inspect, text
 from plinth._store import migrate, schema
 from plinth._store.sql import SqlStore
 
-from .suite import StoreSuite, process_pool, run_together, start_together  # noqa: F401
+from . import suite
+from .suite import StoreSuite, run_together, start_together
+
+process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests must have it
 
 PG_SERVER = os.environ.get("PLINTH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TABLES = {"alembic_version", "workspaces", "experiments", "runs", "metrics", "models"}

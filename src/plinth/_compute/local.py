@@ -69,12 +69,14 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def start_detached(command: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> int:
+def start_detached(command: Sequence[str], *, env: Mapping[str, str], log_path: Path,
+                   cwd: str | os.PathLike | None = None) -> int:
     """Start a process that outlives this one (no pipes, own session); returns its pid."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(
             list(command),
+            cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=log,

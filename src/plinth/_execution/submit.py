@@ -64,7 +64,11 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
 
 def launch_worker(location: WorkspaceLocation, run_id: str) -> None:
     """Start the worker process that runs ``run_id``; it outlives the caller."""
+    from plinth._execution import launcher
+
     env = {**os.environ, ENV_WORKSPACE: location.to_json()}
+    if launcher.enabled() and launcher.request_worker(run_id, env) is not None:
+        return
     log = Path(tempfile.gettempdir()) / "plinth-workers" / f"{run_id}.log"
     try:
         start_detached([sys.executable, "-m", "plinth._execution.worker", run_id], env=env,

@@ -14,7 +14,7 @@ LOG = "logs/driver.log"
 
 
 def watch(store: Store, artifacts: ArtifactStore, run_id: str, out: TextIO | None = None,
-          poll: float = 0.02, max_poll: float = 0.25) -> RunRecord:
+          poll: float = 0.01, max_poll: float = 0.1) -> RunRecord:
     """Poll until ``run_id`` is terminal, printing new log bytes to ``out`` as they appear."""
     offset = 0
     delay = poll

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -71,6 +72,10 @@ class _Worker:
         definition = record.definition or {}
         if self.set_status(RunStatus.PREPARING) in TERMINAL_STATUSES:
             return
+        self.store.add_properties(self.run_id, {
+            "plinth.workerPid": str(os.getpid()),
+            "plinth.host": socket.gethostname(),
+        })
         restore_snapshot(definition["snapshotId"], self.artifacts, self.workdir)
         (self.workdir / "outputs").mkdir(exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)

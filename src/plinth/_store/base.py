@@ -19,19 +19,20 @@ Rules every implementation follows (and ``tests/store/suite.py`` checks):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
-    "RunStatus",
-    "WorkspaceRecord",
     "ExperimentRecord",
-    "RunRecord",
     "MetricPoint",
     "ModelRecord",
+    "RunRecord",
+    "RunStatus",
     "Store",
+    "WorkspaceRecord",
 ]
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Row
@@ -128,14 +130,15 @@ class SqlStore:
             ).first()
             if row is not None:
                 return _experiment(row)
-            values = dict(
-                id=uuid.uuid4().hex,
-                workspace_id=workspace_id,
-                name=name,
-                created_at=time.time(),
-                archived=False,
-                next_run_number=1,
-            )
+            _require_workspace(conn, workspace_id)
+            values = {
+                "id": uuid.uuid4().hex,
+                "workspace_id": workspace_id,
+                "name": name,
+                "created_at": time.time(),
+                "archived": False,
+                "next_run_number": 1,
+            }
             conn.execute(insert(experiments).values(**values))
             return ExperimentRecord(
                 values["id"], workspace_id, name, values["created_at"], archived=False
@@ -389,12 +392,17 @@ class SqlStore:
         col = runs.c[column]
 
         def edit(conn: Connection) -> None:
-            current = conn.execute(select(col).where(runs.c.id == run_id)).scalar()
+            # FOR UPDATE: a concurrent edit waits instead of being silently lost.
+            current = conn.execute(
+                select(col).where(runs.c.id == run_id).with_for_update()
+            ).scalar()
             if current is None:
                 raise NotFoundError(f"No run with id {run_id!r}.")
             new = change(json.loads(current))
             conn.execute(
-                update(runs).where(runs.c.id == run_id, col == current).values({column: _dumps(new)})
+                update(runs)
+                .where(runs.c.id == run_id, col == current)
+                .values({column: _dumps(new)})
             )
 
         self._retrying(edit)
@@ -449,6 +457,7 @@ class SqlStore:
         datasets: Sequence[Mapping[str, Any]] = (),
     ) -> ModelRecord:
         def create(conn: Connection) -> int:
+            _require_workspace(conn, workspace_id)
             latest = conn.execute(
                 select(func.max(models.c.version)).where(
                     models.c.workspace_id == workspace_id, models.c.name == name
@@ -517,7 +526,9 @@ class SqlStore:
         )
 
         def edit(conn: Connection) -> None:
-            row = conn.execute(select(models.c.tags, models.c.properties).where(*key)).first()
+            row = conn.execute(
+                select(models.c.tags, models.c.properties).where(*key).with_for_update()
+            ).first()
             if row is None:
                 raise NotFoundError(f"No model {name}:{version} in this workspace.")
             tags = {**json.loads(row.tags), **(add_tags or {})}
@@ -581,6 +592,11 @@ def _make_engine(uri: str):
     return create_engine(uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+def _require_workspace(conn: Connection, workspace_id: str) -> None:
+    if conn.execute(select(workspaces.c.id).where(workspaces.c.id == workspace_id)).first() is None:
+        raise NotFoundError(f"No workspace with id {workspace_id!r}.")
+
+
 def _is_conflict(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     return any(
@@ -631,7 +647,7 @@ def _run(row: Row) -> RunRecord:
 
 def _metric_row(run_id: str, p: MetricPoint) -> tuple:
     value = p.value
-    if type(value) is float:
+    if type(value) is float and not math.isnan(value):  # SQLite stores NaN as NULL
         return (run_id, p.name, p.kind, p.step, value, None, p.description or None, p.timestamp)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     # Numbers keep a float column for charts and queries; anything that a float would not
