@@ -28,6 +28,7 @@ from plinth.cli._common import (
     print_json,
     short,
     status_text,
+    to_datetime,
 )
 
 app = typer.Typer(help="Submit and inspect runs.", no_args_is_help=True)
@@ -94,7 +95,7 @@ def list_(
         experiments = Experiment.list(ws)
     # Each experiment yields its runs newest first: its first `limit` are enough to merge.
     runs = [_summary(r) for exp in experiments for r in itertools.islice(exp.get_runs(), limit)]
-    runs.sort(key=lambda r: (r["created"] or "", r["number"]), reverse=True)
+    runs.sort(key=lambda r: (to_datetime(r["created"]).timestamp(), r["number"]), reverse=True)
     runs = runs[:limit]
     if as_json:
         print_json([_public(r) for r in runs])
