@@ -310,3 +310,18 @@ def test_workers_are_forked_by_a_warm_launcher(ws, script_dir, monkeypatch):
             break
         time.sleep(1)
     assert "plinth._execution.launcher" in starters[-1], starters
+
+
+def test_a_script_that_calls_fail_ends_failed_even_with_exit_code_zero(ws, script_dir):
+    write_script(script_dir, "soft.py", """
+        from plinth.core import Run
+        run = Run.get_context()
+        run.log("auc", 0.4)
+        run.fail(error_details="AUC below the bar")
+    """)
+    run = Experiment(ws, "softfail").submit(ScriptRunConfig(str(script_dir), "soft.py"))
+    details = run.wait_for_completion(raise_on_error=False)
+    assert details["status"] == "Failed"
+    assert details["error"]["error"]["message"] == "AUC below the bar"
+    assert run.get_metrics() == {"auc": 0.4}
+    assert "logs/driver.log" in run.get_file_names()

@@ -390,8 +390,8 @@ class Run:
 
     def _end(self, status: str, error: Mapping[str, Any] | None = None) -> None:
         self.flush()
-        if self._managed:
-            return  # the worker decides the final status once the script exits
+        if self._managed and status == RunStatus.COMPLETED:
+            return  # the worker decides success once the script exits and outputs are up
         self._record = self._store.set_status(self.id, status, error=error)
         if self._buffer is not None:
             self._buffer.close()
