@@ -4,8 +4,6 @@ import importlib
 
 import pytest
 
-import plinth
-
 PUBLIC = {
     "plinth.core": ["Workspace", "Experiment", "Run", "ScriptRunConfig", "RunConfiguration",
                     "Model", "VERSION"],

@@ -4,7 +4,6 @@ import subprocess
 import sys
 
 import pytest
-
 from tests.conftest import write_script
 
 pytestmark = pytest.mark.slow

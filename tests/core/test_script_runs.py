@@ -8,12 +8,12 @@ import time
 
 import psutil
 import pytest
+from tests.conftest import write_script
 
 from plinth.core import Experiment, Run, ScriptRunConfig
 from plinth.exceptions import ActivityFailedException, SnapshotException, UserErrorException
 from plinth.train.estimator import Estimator
 from plinth.train.sklearn import SKLearn
-from tests.conftest import write_script
 
 pytestmark = pytest.mark.slow
 

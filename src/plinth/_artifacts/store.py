@@ -12,8 +12,9 @@ import os
 import posixpath
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import fsspec
 

@@ -7,8 +7,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from plinth._compute import start_detached
 from plinth._execution.snapshot import take_snapshot

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from plinth._store import MetricPoint
 from plinth._tracking import assemble_metrics
@@ -47,7 +48,9 @@ class OfflineRun:
     def log_table(self, name: str, value: Mapping[str, Any], description: str = "") -> None:
         self._log(name, {k: list(v) for k, v in value.items()}, "table")
 
-    def log_image(self, name: str, path: Any = None, plot: Any = None, description: str = "") -> None:
+    def log_image(
+        self, name: str, path: Any = None, plot: Any = None, description: str = ""
+    ) -> None:
         self._log(name, str(path) if path is not None else "<plot>", "image")
 
     def log_confusion_matrix(self, name: str, value: Any, description: str = "") -> None:

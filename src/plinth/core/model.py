@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterable, Mapping
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from plinth._artifacts import check_artifact_name
 from plinth._store import ModelRecord
@@ -212,9 +214,9 @@ class Model:
 
     @property
     def created_time(self):
-        from datetime import datetime, timezone
+        from datetime import datetime
 
-        return datetime.fromtimestamp(self._record.created_at, tz=timezone.utc)
+        return datetime.fromtimestamp(self._record.created_at, tz=UTC)
 
     @property
     def url(self) -> str:

@@ -6,15 +6,16 @@ import io
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from plinth._artifacts import check_artifact_name
 from plinth._execution.submit import new_run_id
 from plinth._location import ENV_RUN_ID, WorkspaceLocation, heartbeat_interval
 from plinth._store import TERMINAL_STATUSES, RunRecord, RunStatus
 from plinth._tracking import MetricBuffer, assemble_metrics
-from plinth._artifacts import check_artifact_name
 from plinth.exceptions import (
     ActivityFailedException,
     NotFoundError,
@@ -213,7 +214,9 @@ class Run:
             raise UserErrorException(f"log_row({name!r}) needs columns, e.g. log_row(name, x=1).")
         self._log(name, {k: _plain(v) for k, v in kwargs.items()}, "row", None, description or "")
 
-    def log_table(self, name: str, value: Mapping[str, Iterable[Any]], description: str = "") -> None:
+    def log_table(
+        self, name: str, value: Mapping[str, Iterable[Any]], description: str = ""
+    ) -> None:
         if not isinstance(value, Mapping):
             raise UserErrorException(
                 f"log_table({name!r}, value) needs a dict of column name -> list of values."
@@ -226,7 +229,9 @@ class Run:
             try:
                 value = json.loads(value)
             except ValueError:
-                raise UserErrorException(f"{schema} {name!r}: value must be a dict or JSON.") from None
+                raise UserErrorException(
+                    f"{schema} {name!r}: value must be a dict or JSON."
+                ) from None
         if not isinstance(value, Mapping):
             raise UserErrorException(f"{schema} {name!r}: value must be a dict or JSON string.")
         self._log(name, dict(value), "json", None, description)
@@ -315,7 +320,9 @@ class Run:
 
     # -- files ---------------------------------------------------------------------------
 
-    def upload_file(self, name: str, path_or_stream: Any, datastore_name: str | None = None) -> None:
+    def upload_file(
+        self, name: str, path_or_stream: Any, datastore_name: str | None = None
+    ) -> None:
         """Upload a file (a path, or a binary stream) as ``name`` in the run's files."""
         target = self._name(name)
         if isinstance(path_or_stream, (str, os.PathLike)):
@@ -338,7 +345,7 @@ class Run:
     def upload_files(self, names: list[str], paths: list[str], **kwargs: Any) -> None:
         if len(names) != len(paths):
             raise UserErrorException("upload_files: names and paths must have the same length.")
-        for name, path in zip(names, paths):
+        for name, path in zip(names, paths, strict=True):
             self.upload_file(name, path)
 
     def upload_folder(self, name: str, path: str | os.PathLike, **kwargs: Any) -> None:
@@ -486,7 +493,7 @@ class Run:
         n = count if count is not None else len(tag_values or [])
         children = [self.child_run() for _ in range(n)]
         if tag_key and tag_values:
-            for child, value in zip(children, tag_values):
+            for child, value in zip(children, tag_values, strict=False):
                 child.tag(tag_key, value)
         return children
 
@@ -562,7 +569,7 @@ def _plain(value: Any) -> Any:
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return None if ts is None else datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
 def _matches(values: Mapping[str, str], wanted: Any) -> bool:

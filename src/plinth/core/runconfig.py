@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from plinth.exceptions import UserErrorException
 
@@ -76,7 +77,8 @@ class ScriptRunConfig:
         if environment is not None:
             self.run_config.environment = environment
         if max_run_duration_seconds is not None:
-            if not isinstance(max_run_duration_seconds, (int, float)) or max_run_duration_seconds <= 0:
+            seconds = max_run_duration_seconds
+            if not isinstance(seconds, (int, float)) or seconds <= 0:
                 raise UserErrorException(
                     "max_run_duration_seconds must be a positive number of seconds, got "
                     f"{max_run_duration_seconds!r}."

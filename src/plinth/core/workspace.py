@@ -6,11 +6,11 @@ import json
 import os
 import re
 import shutil
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from plinth._location import WorkspaceLocation, plinth_home
-from plinth._store import WorkspaceRecord
 from plinth.exceptions import (
     AlreadyExistsError,
     NotFoundError,
@@ -240,9 +240,9 @@ class Workspace:
 
 
 def _iso(ts: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
 def _redact(uri: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from plinth.core.runconfig import RunConfiguration, ScriptRunConfig
 from plinth.exceptions import UserErrorException
