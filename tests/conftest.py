@@ -22,7 +22,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("PLINTH_HEARTBEAT_INTERVAL", "0.5")
     monkeypatch.delenv("PLINTH_RUN_ID", raising=False)
     monkeypatch.delenv("PLINTH_WORKSPACE", raising=False)
-    return home
+    yield home
+    # Interactive runs a test left open are ended now, while their database still exists,
+    # rather than at interpreter exit.
+    from plinth.core import run as run_module
+
+    for run in list(run_module._owned_runs):
+        try:
+            run.complete()
+        except Exception:  # noqa: BLE001 - a test may have deleted its workspace
+            run_module._owned_runs.remove(run)
 
 
 @pytest.fixture(scope="session")

@@ -276,3 +276,13 @@ def test_get_context_outside_a_run_is_offline_or_an_error(monkeypatch):
     assert offline.get_metrics() == {"x": [1, 2]}
     assert offline.id == "OfflineRun"
     monkeypatch.setattr(Run, "_context", None)
+
+
+def test_cancel_from_elsewhere_ends_an_interactive_run(exp):
+    owner = exp.start_logging()
+    other_view = Run(exp, owner.id)  # as another process would reattach
+    other_view.cancel()
+    deadline = time.monotonic() + 30
+    while other_view.get_status() != "Canceled" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert other_view.get_status() == "Canceled"

@@ -103,3 +103,38 @@ def test_the_same_sdk_on_postgresql_names_the_metadata_uri(ws):
     details = ws.get_details()
     assert details["metadataUri"].split(":")[0] in ("sqlite", "postgresql+psycopg")
     assert Workspace.list()[ws.name][0] == ws
+
+
+def test_from_config_with_a_missing_path_is_an_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(WorkspaceException, match="does not exist"):
+        Workspace.from_config(path=tmp_path / "typo.json")
+
+
+def test_a_config_naming_a_missing_database_creates_nothing(tmp_path):
+    ws = Workspace.create("moved", path=tmp_path / "w")
+    ws.write_config(path=tmp_path)
+    ws.delete()
+    with pytest.raises(WorkspaceException, match="plinth workspace create moved"):
+        Workspace.from_config(path=tmp_path)
+    assert not (tmp_path / "w").exists()
+
+
+def test_path_and_metadata_uri_together_are_refused(tmp_path):
+    with pytest.raises(UserErrorException, match="not both"):
+        Workspace.create("both", path=tmp_path / "w", metadata_uri="sqlite:///x.db")
+
+
+def test_workspaces_sharing_a_database_do_not_see_each_others_runs(metadata_uri, tmp_path):
+    from plinth.core import Run
+
+    a = Workspace.create("ws-a-" + tmp_path.name[-6:], metadata_uri=metadata_uri,
+                         artifact_root=str(tmp_path / "a"))
+    b = Workspace.create("ws-b-" + tmp_path.name[-6:], metadata_uri=metadata_uri,
+                         artifact_root=str(tmp_path / "b"))
+    run = Experiment(a, "shared-name").start_logging()
+    run.complete()
+    assert Run.get(a, run.id) == run
+    with pytest.raises(NotFoundError, match=b.name):
+        Run.get(b, run.id)
+    assert list(Experiment(b, "shared-name").get_runs()) == []

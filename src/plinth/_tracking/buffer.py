@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from plinth._store import MetricPoint, Store
@@ -31,15 +32,16 @@ _wake = threading.Event()
 class MetricBuffer:
     """Points waiting to be written for one run, plus that run's heartbeat if it owns one."""
 
-    def __init__(self, store: Store, run_id: str, *, heartbeat_every: float | None = None):
+    def __init__(self, store: Store, run_id: str, *, heartbeat_every: float | None = None,
+                 on_cancel: Callable[[], None] | None = None):
         self.store = store
         self.run_id = run_id
         self.heartbeat_every = heartbeat_every
+        self.on_cancel = on_cancel
         self._pending: list[MetricPoint] = []
         self._write_lock = threading.Lock()
         self._last_heartbeat = time.monotonic()
         self.closed = False
-        self.cancel_requested = False
         _register(self)
 
     def add(self, name: str, value: Any, kind: str, step: int | None, description: str) -> None:
@@ -57,7 +59,8 @@ class MetricBuffer:
         self.flush()
         if self.heartbeat_every and time.monotonic() - self._last_heartbeat >= self.heartbeat_every:
             self._last_heartbeat = time.monotonic()
-            self.cancel_requested = self.store.heartbeat(self.run_id)
+            if self.store.heartbeat(self.run_id) and self.on_cancel is not None:
+                self.on_cancel()
 
     def close(self) -> None:
         self.flush()

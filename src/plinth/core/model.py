@@ -195,8 +195,10 @@ class Model:
         local = _workspace._artifacts.local_path(model._record.path)
         if local is not None:
             return str(local)
-        return model.download(target_dir=Path.home() / ".plinth" / "model-cache" /
-                              model.name / str(model.version), exist_ok=True)
+        from plinth._location import plinth_home
+
+        cache = plinth_home() / "model-cache" / model.name / str(model.version)
+        return model.download(target_dir=cache, exist_ok=True)
 
     # -- attributes ----------------------------------------------------------------------
 

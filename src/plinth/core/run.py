@@ -66,6 +66,8 @@ class Run:
 
         record = workspace._store.get_run(run_id)
         exp = workspace._store.get_experiment_by_id(record.experiment_id)
+        if exp.workspace_id != workspace._id:
+            raise NotFoundError(f"No run with id {run_id!r} in workspace {workspace.name!r}.")
         return Run._from_record(Experiment._from_record(workspace, exp), record)
 
     @classmethod
@@ -109,7 +111,8 @@ class Run:
             display_name=display_name or name,
         )
         run = cls._from_record(experiment, record)
-        run._buffer = MetricBuffer(store, record.id, heartbeat_every=heartbeat_interval())
+        run._buffer = MetricBuffer(store, record.id, heartbeat_every=heartbeat_interval(),
+                                   on_cancel=run._canceled_elsewhere)
         run._owned = True
         _owned_runs.append(run)
         if snapshot_directory is not None:
@@ -404,6 +407,10 @@ class Run:
             self._buffer.close()
         if self in _owned_runs:
             _owned_runs.remove(self)
+
+    def _canceled_elsewhere(self) -> None:
+        """Another process asked to cancel this interactive run: end it Canceled."""
+        self._end(RunStatus.CANCELED)
 
     def start(self) -> None:
         self._record = self._store.set_status(self.id, RunStatus.RUNNING)

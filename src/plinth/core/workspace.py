@@ -50,6 +50,12 @@ class Workspace:
                     "Workspace.from_config() / Workspace.get(name)."
                 )
             _location = _registered_location(workspace_name)
+        folder = _location.folder
+        if folder is not None and not (folder / "plinth.db").is_file():
+            raise WorkspaceException(
+                f"No workspace database at {folder / 'plinth.db'}; create the workspace with "
+                f"`plinth workspace create {_location.name}` or Workspace.create()."
+            )
         self._location = _location
         self._record = self._store.get_workspace(_location.name)
 
@@ -75,6 +81,11 @@ class Workspace:
             raise UserErrorException(
                 f"name={name!r} is not a valid workspace name: use 2-33 letters, digits, '-' "
                 "or '_', starting with a letter or digit."
+            )
+        if metadata_uri and path is not None:
+            raise UserErrorException(
+                "Pass either path= (an embedded workspace folder) or metadata_uri= with "
+                "artifact_root= (a database and a file root), not both."
             )
         if metadata_uri:
             location = WorkspaceLocation(
@@ -282,6 +293,11 @@ def _find_config(start: Path, file_name: str) -> Path:
     start = start.expanduser().resolve()
     if start.is_file():
         return start
+    if not start.exists():
+        raise WorkspaceException(
+            f"{start} does not exist; pass the folder that holds config.json (or the file "
+            "itself), or create one with `plinth workspace create NAME`."
+        )
     for folder in (start, *start.parents):
         for candidate in (folder / file_name, *(folder / d / file_name for d in CONFIG_FOLDERS)):
             if candidate.is_file():
