@@ -11,7 +11,8 @@ Dagster's ``TestRunStorage`` do) and provide two fixtures:
 ``store``
     The store under test, usually ``store_factory()``, closed after the test.
 
-The module must also import the session-scoped :func:`process_pool` fixture.
+The module must also expose the session-scoped :func:`process_pool` fixture
+(``process_pool = suite.process_pool``), which the multi-process tests share.
 
 Every test makes its own workspace, experiment and run names, so one backing database may be
 shared by a whole test class. The one global effect is the stale-run sweep: the liveness tests
@@ -43,7 +44,7 @@ from plinth._store.base import (
 )
 from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
 
-__all__ = ["PROCESSES", "StoreSuite", "process_pool", "run_together", "start_together"]
+__all__ = ["PROCESSES", "StoreSuite", "Workers", "process_pool", "start_together"]
 
 PROCESSES = 3
 HEARTBEAT_TIMEOUT = 0.5
@@ -62,7 +63,7 @@ def unique(prefix: str) -> str:
 # starts when any selected test needs it, and warms up while other tests run. Each task calls
 # start_together() after its slow set-up, so all PROCESSES tasks of one call hit the store at
 # the same moment; a worker blocked there cannot take a second task, so each task of a
-# run_together() call gets its own process.
+# Workers.run_together() call gets its own process.
 
 WORKER_IMPORTS = ("plinth._store",)
 _barrier: Any = None
@@ -77,24 +78,44 @@ def _init_worker(barrier) -> None:
 
 def start_together() -> None:
     """In a pool worker: wait until every task of this ``run_together`` call is ready."""
-    _barrier.wait(timeout=120)
+    _barrier.wait(timeout=60)
+
+
+class Workers:
+    """``PROCESSES`` spawned worker processes (the ``process_pool`` fixture)."""
+
+    def __init__(self, pool, barrier):
+        self._pool = pool
+        self._barrier = barrier
+
+    def run_together(self, fn: Callable, *args: Any) -> list[Any]:
+        """Call ``fn(index, *args)`` in each worker at once; return their results.
+
+        ``fn`` is a module-level function that calls :func:`start_together` once.
+        """
+        pending = [self._pool.apply_async(fn, (index, *args)) for index in range(PROCESSES)]
+        deadline = time.monotonic() + 120
+        while not all(p.ready() for p in pending) and time.monotonic() < deadline:
+            if any(p.ready() and not p.successful() for p in pending):
+                self._barrier.abort()  # one failed before the barrier: free the others
+            time.sleep(0.01)
+        try:
+            return [p.get(timeout=0) for p in pending]
+        finally:
+            if self._barrier.broken:
+                self._barrier.reset()
 
 
 @pytest.fixture(scope="session")
 def process_pool():
     ctx = multiprocessing.get_context("spawn")
-    pool = ctx.Pool(PROCESSES, initializer=_init_worker, initargs=(ctx.Barrier(PROCESSES),))
+    barrier = ctx.Barrier(PROCESSES)
+    pool = ctx.Pool(PROCESSES, initializer=_init_worker, initargs=(barrier,))
     try:
-        yield pool
+        yield Workers(pool, barrier)
     finally:
         pool.terminate()
         pool.join()
-
-
-def run_together(pool, fn: Callable, *args: Any) -> list[Any]:
-    """Call ``fn(index, *args)`` in each of the pool's processes at once; their results."""
-    pending = [pool.apply_async(fn, (index, *args)) for index in range(PROCESSES)]
-    return [p.get(timeout=300) for p in pending]
 
 
 def _register_versions(index: int, factory, workspace_id: str, name: str, count: int):
@@ -478,8 +499,9 @@ class StoreSuite:
         # A worker that starts late finds it final.
         assert store.set_status(run.id, RunStatus.RUNNING).status == RunStatus.CANCELED
 
-    def test_request_cancel_of_running_run_flags_it(self, store, exp):
-        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+    @pytest.mark.parametrize("status", [RunStatus.PREPARING, RunStatus.RUNNING])
+    def test_request_cancel_of_started_run_flags_it(self, store, exp, status):
+        run = self.new_run(store, exp, status=status)
         assert store.heartbeat(run.id) is False
         flagged = store.request_cancel(run.id)
         assert flagged.status == RunStatus.CANCEL_REQUESTED and flagged.is_active
@@ -830,8 +852,8 @@ class StoreSuite:
 
     def test_processes_register_versions_of_one_model(self, store, store_factory, ws, process_pool):
         per_process = 6
-        results = run_together(
-            process_pool, _register_versions, store_factory, ws.id, "shared", per_process
+        results = process_pool.run_together(
+            _register_versions, store_factory, ws.id, "shared", per_process
         )
         for versions in results:
             assert versions == sorted(versions)  # each process sees its versions increase
@@ -844,7 +866,7 @@ class StoreSuite:
     def test_processes_create_runs_in_one_experiment(self, store, store_factory, ws, process_pool):
         per_process = 6
         name = unique("exp")
-        results = run_together(process_pool, _create_runs, store_factory, ws.id, name, per_process)
+        results = process_pool.run_together(_create_runs, store_factory, ws.id, name, per_process)
         # create_experiment is get-or-create even when the processes race to create it.
         assert len({exp_id for exp_id, _ in results}) == 1
         exp = store.get_experiment(ws.id, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -13,7 +14,7 @@ from plinth._store import migrate, schema
 from plinth._store.sql import SqlStore
 
 from . import suite
-from .suite import StoreSuite, run_together, start_together
+from .suite import StoreSuite, start_together
 
 process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests must have it
 
@@ -47,13 +48,9 @@ def pg_databases():
         conn.close()
 
 
-def _opened(factory):
-    store = factory()
-    yield store
-    store.close()
-
-
 class TestSqliteStore(StoreSuite):
+    """One SQLite file per class; the suite's tests keep to their own names in it."""
+
     @pytest.fixture(scope="class")
     @classmethod
     def store_factory(cls, tmp_path_factory):
@@ -62,11 +59,15 @@ class TestSqliteStore(StoreSuite):
 
     @pytest.fixture
     def store(self, store_factory):
-        yield from _opened(store_factory)
+        store = store_factory()
+        yield store
+        store.close()
 
 
 @pytest.mark.postgres
 class TestPostgresStore(StoreSuite):
+    """One new PostgreSQL database per class, dropped at the end of the module."""
+
     @pytest.fixture(scope="class")
     @classmethod
     def store_factory(cls, pg_databases):
@@ -74,10 +75,26 @@ class TestPostgresStore(StoreSuite):
 
     @pytest.fixture
     def store(self, store_factory):
-        yield from _opened(store_factory)
+        store = store_factory()
+        yield store
+        store.close()
 
 
 # -- migrations -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _engine(uri: str):
+    engine = create_engine(uri)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _revision(uri: str) -> str | None:
+    with _engine(uri) as engine:
+        return migrate.current_revision(engine)
 
 
 def _open_at_once(index: int, uri: str) -> str | None:
@@ -87,18 +104,18 @@ def _open_at_once(index: int, uri: str) -> str | None:
     create_engine(uri).dispose()  # loads the database driver, also before the race
     start_together()
     SqlStore(uri).close()
-    return migrate.current_revision(create_engine(uri))
+    return _revision(uri)
 
 
 class MigrationTests:
     """Subclasses provide ``new_database``: the URI of a new, empty database."""
 
     def test_new_database_gets_schema(self, new_database):
+        assert _revision(new_database) is None
         SqlStore(new_database).close()
-        engine = create_engine(new_database)
-        assert migrate.current_revision(engine) == migrate.HEAD
-        assert TABLES <= set(inspect(engine).get_table_names())
-        engine.dispose()
+        assert _revision(new_database) == migrate.HEAD
+        with _engine(new_database) as engine:
+            assert TABLES <= set(inspect(engine).get_table_names())
 
     def test_head_is_the_newest_migration(self):
         from alembic.config import Config
@@ -113,10 +130,8 @@ class MigrationTests:
         from alembic.migration import MigrationContext
 
         SqlStore(new_database).close()
-        engine = create_engine(new_database)
-        with engine.connect() as conn:
+        with _engine(new_database) as engine, engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), schema.metadata) == []
-        engine.dispose()
 
     def test_opening_again_is_a_no_op(self, new_database, monkeypatch):
         from alembic import command
@@ -134,16 +149,15 @@ class MigrationTests:
             assert store.get_workspace("kept") == ws
         finally:
             store.close()
-        assert migrate.current_revision(create_engine(new_database)) == migrate.HEAD
+        assert _revision(new_database) == migrate.HEAD
 
     def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
-        revisions = run_together(process_pool, _open_at_once, new_database)
+        revisions = process_pool.run_together(_open_at_once, new_database)
         assert revisions == [migrate.HEAD] * len(revisions)
-        engine = create_engine(new_database)
-        with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-        assert TABLES <= set(inspect(engine).get_table_names())
-        engine.dispose()
+        with _engine(new_database) as engine:
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
+            assert TABLES <= set(inspect(engine).get_table_names())
         store = SqlStore(new_database)
         try:
             assert store.create_workspace("works", {}).name == "works"

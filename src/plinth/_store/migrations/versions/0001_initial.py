@@ -1,7 +1,7 @@
 """initial
 
 Revision ID: 0001
-Revises: 
+Revises:
 """
 
 import sqlalchemy as sa
@@ -74,7 +74,9 @@ def upgrade() -> None:
     sa.UniqueConstraint('experiment_id', 'number', name='uq_runs_experiment_number')
     )
     with op.batch_alter_table('runs', schema=None) as batch_op:
-        batch_op.create_index('ix_runs_experiment_created', ['experiment_id', 'created_at'], unique=False)
+        batch_op.create_index(
+            'ix_runs_experiment_created', ['experiment_id', 'created_at'], unique=False
+        )
         batch_op.create_index('ix_runs_parent', ['parent_id'], unique=False)
         batch_op.create_index('ix_runs_status', ['status'], unique=False)
 
