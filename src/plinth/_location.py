@@ -111,3 +111,17 @@ class WorkspaceLocation:
             _artifacts.pop(self.artifact_root, None)
         if store is not None:
             store.close()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child must not use the parent's pooled connections (and its lock may have
+    # been held by another thread at fork time).
+    global _lock
+    _lock = threading.Lock()
+    for store in _stores.values():
+        after_fork = getattr(store, "after_fork", None)
+        if after_fork is not None:
+            after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -521,6 +521,13 @@ class StoreSuite:
         assert store.heartbeat(run.id) is False
         assert store.get_run(run.id).heartbeat_at > run.heartbeat_at
 
+    @pytest.mark.parametrize("ending", [RunStatus.COMPLETED, RunStatus.FAILED])
+    def test_heartbeat_of_an_ended_run_tells_its_process_to_stop(self, store, exp, ending):
+        run = self.new_run(store, exp, status=RunStatus.RUNNING)
+        ended = store.set_status(run.id, ending)
+        assert store.heartbeat(run.id) is True
+        assert store.get_run(run.id).heartbeat_at == ended.heartbeat_at
+
     def test_heartbeat_of_missing_run_raises(self, store):
         with pytest.raises(NotFoundError):
             store.heartbeat(unique("missing"))

@@ -11,7 +11,7 @@ from plinth._store.base import (
     Store,
     WorkspaceRecord,
 )
-from plinth._store.sql import SqlStore
+from plinth._store.sql import SqlStore, redact_uri
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -24,4 +24,5 @@ __all__ = [
     "SqlStore",
     "Store",
     "WorkspaceRecord",
+    "redact_uri",
 ]

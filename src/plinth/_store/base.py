@@ -202,7 +202,8 @@ class Store(Protocol):
         """Cancel a run that has no process yet; flag one that has, for its worker to stop."""
 
     def heartbeat(self, run_id: str) -> bool:
-        """Record that the run's process is alive; return whether cancellation was asked."""
+        """Record that the run's process is alive; return whether it should stop: cancel
+        was asked, or the run already ended (for instance failed as stale)."""
 
     def fail_stale_runs(self) -> list[str]:
         """Fail active runs whose heartbeat is older than ``heartbeat_timeout``."""

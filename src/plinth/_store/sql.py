@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 import uuid
@@ -14,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from plinth._store import migrate
 from plinth._store.base import (
@@ -28,9 +28,15 @@ from plinth._store.base import (
     WorkspaceRecord,
 )
 from plinth._store.schema import experiments, metrics, models, runs, workspaces
-from plinth.exceptions import AlreadyExistsError, ConcurrencyError, NotFoundError, ValidationError
+from plinth.exceptions import (
+    AlreadyExistsError,
+    ConcurrencyError,
+    NotFoundError,
+    StoreError,
+    ValidationError,
+)
 
-__all__ = ["SqlStore"]
+__all__ = ["SqlStore", "redact_uri"]
 
 DEFAULT_HEARTBEAT_TIMEOUT = 60.0
 _RETRIES = 20
@@ -59,10 +65,27 @@ class SqlStore:
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def after_fork(self) -> None:
+        """In a forked child: drop pooled connections inherited from the parent unused."""
+        self._engine.dispose(close=False)
+
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
-            yield conn
+    def _tx(self, *, write: bool = True) -> Iterator[Connection]:
+        """One transaction. Read-only ones skip SQLite's write lock, so readers never queue
+        behind writers (WAL lets them read the last committed state)."""
+        try:
+            with self._engine.connect() as conn:
+                if not write:
+                    conn = conn.execution_options(plinth_read_only=True)
+                with conn.begin():
+                    yield conn
+        except OperationalError as exc:
+            if _is_conflict(exc):
+                raise
+            raise StoreError(
+                f"The metadata store {redact_uri(self.uri)} failed: {exc.orig}. Check that the "
+                "database is reachable and the workspace config names the right one."
+            ) from exc
 
     def _retrying(self, fn):
         """Run ``fn(conn)`` in a transaction, retrying when a concurrent writer collides."""
@@ -97,14 +120,14 @@ class SqlStore:
         return record
 
     def get_workspace(self, name: str) -> WorkspaceRecord:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             row = conn.execute(select(workspaces).where(workspaces.c.name == name)).first()
         if row is None:
             raise NotFoundError(f"No workspace named {name!r} in this store.")
         return _workspace(row)
 
     def list_workspaces(self) -> list[WorkspaceRecord]:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(select(workspaces).order_by(workspaces.c.name)).all()
         return [_workspace(r) for r in rows]
 
@@ -147,7 +170,7 @@ class SqlStore:
         return self._retrying(create)
 
     def get_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             row = conn.execute(
                 select(experiments).where(
                     experiments.c.workspace_id == workspace_id, experiments.c.name == name
@@ -158,7 +181,7 @@ class SqlStore:
         return _experiment(row)
 
     def get_experiment_by_id(self, experiment_id: str) -> ExperimentRecord:
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             row = conn.execute(select(experiments).where(experiments.c.id == experiment_id)).first()
         if row is None:
             raise NotFoundError(f"No experiment with id {experiment_id!r}.")
@@ -170,7 +193,7 @@ class SqlStore:
         query = select(experiments).where(experiments.c.workspace_id == workspace_id)
         if not include_archived:
             query = query.where(experiments.c.archived.is_(False))
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(experiments.c.name)).all()
         return [_experiment(r) for r in rows]
 
@@ -238,11 +261,15 @@ class SqlStore:
         return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
-        with self._tx() as conn:
-            self._fail_stale(conn, run_id=run_id)
-            row = conn.execute(_run_query().where(runs.c.id == run_id)).first()
+        query = _run_query().where(runs.c.id == run_id)
+        with self._tx(write=False) as conn:
+            row = conn.execute(query).first()
         if row is None:
             raise NotFoundError(f"No run with id {run_id!r}.")
+        if row.status in ACTIVE_STATUSES and self._is_stale(row.heartbeat_at):
+            with self._tx() as conn:
+                self._fail_stale(conn, run_id=run_id)
+                row = conn.execute(query).first()
         return _run(row)
 
     def list_runs(
@@ -263,9 +290,12 @@ class SqlStore:
         if root_only:
             query = query.where(runs.c.parent_id.is_(None))
         query = query.order_by(runs.c.created_at.desc(), runs.c.number.desc())
-        with self._tx() as conn:
-            self._fail_stale(conn)
+        with self._tx(write=False) as conn:
             rows = conn.execute(query).all()
+        if any(r.status in ACTIVE_STATUSES and self._is_stale(r.heartbeat_at) for r in rows):
+            with self._tx() as conn:
+                self._fail_stale(conn)
+                rows = conn.execute(query).all()
         return [_run(r) for r in rows]
 
     def set_status(
@@ -313,13 +343,18 @@ class SqlStore:
         with self._tx() as conn:
             flag = conn.execute(
                 update(runs)
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == run_id, runs.c.status.notin_(TERMINAL_STATUSES))
                 .values(heartbeat_at=time.time())
                 .returning(runs.c.cancel_requested)
             ).scalar()
-        if flag is None:
-            raise NotFoundError(f"No run with id {run_id!r}.")
+            if flag is None:
+                if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                    raise NotFoundError(f"No run with id {run_id!r}.")
+                return True  # the run already ended (failed as stale, say): stop its process
         return bool(flag)
+
+    def _is_stale(self, heartbeat_at: float | None) -> bool:
+        return heartbeat_at is not None and heartbeat_at < time.time() - self.heartbeat_timeout
 
     def fail_stale_runs(self) -> list[str]:
         with self._tx() as conn:
@@ -435,7 +470,7 @@ class SqlStore:
         query = select(metrics).where(metrics.c.run_id == run_id)
         if name is not None:
             query = query.where(metrics.c.name == name)
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(query.order_by(metrics.c.seq)).all()
         return [_metric(r) for r in rows]
 
@@ -492,7 +527,7 @@ class SqlStore:
             query = query.order_by(models.c.version.desc()).limit(1)
         else:
             query = query.where(models.c.version == int(version))
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             row = conn.execute(query).first()
         if row is None:
             which = "any version" if version is None else f"version {version}"
@@ -504,7 +539,7 @@ class SqlStore:
         if name is not None:
             query = query.where(models.c.name == name)
         query = query.order_by(models.c.created_at.desc(), models.c.version.desc())
-        with self._tx() as conn:
+        with self._tx(write=False) as conn:
             rows = conn.execute(query).all()
         return [_model(r) for r in rows]
 
@@ -568,9 +603,7 @@ class SqlStore:
 
 def _make_engine(uri: str):
     if uri.startswith("sqlite"):
-        # One connection per checkout: SQLite connections are cheap and this keeps forked
-        # workers from sharing a handle.
-        engine = create_engine(uri, poolclass=NullPool, connect_args={"timeout": 60})
+        engine = create_engine(uri, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -584,9 +617,10 @@ def _make_engine(uri: str):
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
-            # Take the write lock up front so concurrent writers queue on busy_timeout
-            # instead of failing on a deferred lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Writers take the write lock up front so concurrent writers queue on
+            # busy_timeout instead of failing on a deferred lock upgrade.
+            read_only = conn.get_execution_options().get("plinth_read_only")
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -595,6 +629,11 @@ def _make_engine(uri: str):
 def _require_workspace(conn: Connection, workspace_id: str) -> None:
     if conn.execute(select(workspaces.c.id).where(workspaces.c.id == workspace_id)).first() is None:
         raise NotFoundError(f"No workspace with id {workspace_id!r}.")
+
+
+def redact_uri(uri: str) -> str:
+    """The URI with any password replaced, for messages and listings."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", uri)
 
 
 def _is_conflict(exc: Exception) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from plinth._location import WorkspaceLocation, plinth_home
+from plinth._store import redact_uri
 from plinth.exceptions import (
     AlreadyExistsError,
     NotFoundError,
@@ -207,7 +208,7 @@ class Workspace:
             "name": self.name,
             "location": self.location,
             "creationTime": _iso(self._record.created_at),
-            "metadataUri": _redact(self._location.metadata_uri),
+            "metadataUri": redact_uri(self._location.metadata_uri),
             "artifactRoot": self._location.artifact_root,
             "workspaceFolder": str(folder) if folder else None,
             **{k: v for k, v in self._record.properties.items()},
@@ -254,10 +255,6 @@ def _iso(ts: float) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
-
-
-def _redact(uri: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", uri)
 
 
 def _config_json(location: WorkspaceLocation) -> str:
