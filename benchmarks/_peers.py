@@ -113,11 +113,11 @@ def _imports(python: Path, module: str) -> bool:
 
 
 def run_json(cmd: Sequence[str], what: str, timeout: float,
-             env: dict[str, str] | None = None) -> dict[str, Any]:
+             env: dict[str, str] | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """Run ``cmd`` and parse the last stdout line that is a JSON object."""
     try:
         proc = subprocess.run(list(cmd), check=False, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+                              timeout=timeout, env=env, cwd=cwd)
     except subprocess.TimeoutExpired:
         raise PeerUnavailable(f"{what} took over {timeout:.0f} s.") from None
     if proc.returncode != 0:

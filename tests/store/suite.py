@@ -687,7 +687,11 @@ class StoreSuite:
         store.log_metrics(other.id, [MetricPoint("loss", 99.0)])
         store.log_metrics(run.id, second)
         store.log_metrics(run.id, [])
-        assert store.get_metrics(run.id) == first + second
+        # Grouped by metric in the order each was first logged; each in logging order.
+        by_name = [p for p in first if p.name == "acc"] + [
+            p for p in first + second if p.name == "loss"
+        ]
+        assert store.get_metrics(run.id) == by_name
         assert store.get_metrics(run.id, "loss") == [p for p in first + second if p.name == "loss"]
         assert store.get_metrics(run.id, "acc") == [p for p in first if p.name == "acc"]
         assert store.get_metrics(run.id, "nothing") == []

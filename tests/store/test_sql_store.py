@@ -19,7 +19,10 @@ from .suite import StoreSuite, start_together
 process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests must have it
 
 PG_SERVER = os.environ.get("PLINTH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
-TABLES = {"alembic_version", "workspaces", "experiments", "runs", "metrics", "models"}
+TABLES = {
+    "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
+    "models",
+}
 
 
 @pytest.fixture(scope="module")

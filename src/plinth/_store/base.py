@@ -221,7 +221,8 @@ class Store(Protocol):
     # metrics
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None: ...
     def get_metrics(self, run_id: str, name: str | None = None) -> list[MetricPoint]:
-        """Points in the order they were logged."""
+        """Points grouped by metric (name and kind), metrics in the order each was first
+        logged, and each metric's points in the order they were logged."""
 
     # models
     def create_model_version(

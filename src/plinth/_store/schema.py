@@ -72,19 +72,36 @@ runs = Table(
     Index("ix_runs_status", "status"),
 )
 
-metrics = Table(
-    "metrics",
+metric_series = Table(
+    "metric_series",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("id", Integer, primary_key=True),
     Column("run_id", String(255), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
     Column("kind", String(16), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("count", Integer, nullable=False, default=0),
+    UniqueConstraint("run_id", "name", "kind", name="uq_metric_series_run_name_kind"),
+)
+
+# One narrow row per point, clustered by (series, position): the primary key is the only
+# index, so a batch of points appends to one B-tree (SQLite stores it WITHOUT ROWID).
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column(
+        "series_id",
+        Integer,
+        ForeignKey("metric_series.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("idx", Integer, primary_key=True, autoincrement=False),
     Column("step", Integer, nullable=True),
     Column("value", Float, nullable=True),
     Column("payload", Text, nullable=True),
-    Column("description", Text, nullable=True),
     Column("ts", Float, nullable=False),
-    Index("ix_metrics_run_name", "run_id", "name"),
+    sqlite_with_rowid=False,
 )
 
 models = Table(

@@ -27,7 +27,14 @@ from plinth._store.base import (
     RunStatus,
     WorkspaceRecord,
 )
-from plinth._store.schema import experiments, metrics, models, runs, workspaces
+from plinth._store.schema import (
+    experiments,
+    metric_points,
+    metric_series,
+    models,
+    runs,
+    workspaces,
+)
 from plinth.exceptions import (
     AlreadyExistsError,
     ConcurrencyError,
@@ -136,7 +143,9 @@ class SqlStore:
         with self._tx() as conn:
             exp_ids = select(experiments.c.id).where(experiments.c.workspace_id == ws.id)
             run_ids = select(runs.c.id).where(runs.c.experiment_id.in_(exp_ids))
-            conn.execute(delete(metrics).where(metrics.c.run_id.in_(run_ids)))
+            series_ids = select(metric_series.c.id).where(metric_series.c.run_id.in_(run_ids))
+            conn.execute(delete(metric_points).where(metric_points.c.series_id.in_(series_ids)))
+            conn.execute(delete(metric_series).where(metric_series.c.run_id.in_(run_ids)))
             conn.execute(delete(runs).where(runs.c.experiment_id.in_(exp_ids)))
             conn.execute(delete(experiments).where(experiments.c.workspace_id == ws.id))
             conn.execute(delete(models).where(models.c.workspace_id == ws.id))
@@ -448,30 +457,74 @@ class SqlStore:
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         if not points:
             return
-        rows = [_metric_row(run_id, p) for p in points]
+        groups: dict[tuple[str, str], list[MetricPoint]] = {}
+        for p in points:
+            groups.setdefault((p.name, p.kind), []).append(p)
         # The DB-API's executemany is several times faster than a Core insert of many
         # dicts, and metric batches are the one hot write path.
-        placeholder = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
-        sql = (
-            "INSERT INTO metrics (run_id, name, kind, step, value, payload, description, ts) "
-            f"VALUES ({', '.join([placeholder] * 8)})"
+        mark = "?" if self._engine.dialect.paramstyle == "qmark" else "%s"
+        sql = f"INSERT INTO metric_points VALUES ({', '.join([mark] * 6)})"
+
+        def write(conn: Connection) -> None:
+            rows: list[tuple] = []
+            for (name, kind), group in groups.items():
+                series_id, start = self._reserve(conn, run_id, name, kind, group)
+                rows.extend(_point_row(series_id, start + i, p) for i, p in enumerate(group))
+            cursor = conn.connection.cursor()
+            try:
+                cursor.executemany(sql, rows)
+            finally:
+                cursor.close()
+
+        self._retrying(write)
+
+    def _reserve(
+        self, conn: Connection, run_id: str, name: str, kind: str, group: list[MetricPoint]
+    ) -> tuple[int, int]:
+        """The series of (run, name, kind), and the first of ``len(group)`` positions in it,
+        reserved under a row lock."""
+        key = (
+            metric_series.c.run_id == run_id,
+            metric_series.c.name == name,
+            metric_series.c.kind == kind,
         )
-        try:
-            with self._tx() as conn:
-                cursor = conn.connection.cursor()
-                try:
-                    cursor.executemany(sql, rows)
-                finally:
-                    cursor.close()
-        except self._engine.dialect.dbapi.IntegrityError:
-            raise NotFoundError(f"No run with id {run_id!r}; metrics were not logged.") from None
+        row = conn.execute(
+            select(metric_series.c.id, metric_series.c.count).where(*key).with_for_update()
+        ).first()
+        if row is None:
+            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
+                raise NotFoundError(f"No run with id {run_id!r}; metrics were not logged.")
+            description = next((p.description for p in group if p.description), None)
+            series_id = conn.execute(
+                insert(metric_series)
+                .values(run_id=run_id, name=name, kind=kind, description=description,
+                        count=len(group))
+                .returning(metric_series.c.id)
+            ).scalar_one()
+            return series_id, 0
+        conn.execute(
+            update(metric_series)
+            .where(metric_series.c.id == row.id)
+            .values(count=row.count + len(group))
+        )
+        return row.id, row.count
 
     def get_metrics(self, run_id: str, name: str | None = None) -> list[MetricPoint]:
-        query = select(metrics).where(metrics.c.run_id == run_id)
+        query = (
+            select(
+                metric_series.c.name,
+                metric_series.c.kind,
+                metric_series.c.description,
+                metric_points,
+            )
+            .join(metric_points, metric_points.c.series_id == metric_series.c.id)
+            .where(metric_series.c.run_id == run_id)
+        )
         if name is not None:
-            query = query.where(metrics.c.name == name)
+            query = query.where(metric_series.c.name == name)
+        query = query.order_by(metric_series.c.id, metric_points.c.idx)
         with self._tx(write=False) as conn:
-            rows = conn.execute(query.order_by(metrics.c.seq)).all()
+            rows = conn.execute(query).all()
         return [_metric(r) for r in rows]
 
     # -- models ---------------------------------------------------------------------------
@@ -684,23 +737,14 @@ def _run(row: Row) -> RunRecord:
     )
 
 
-def _metric_row(run_id: str, p: MetricPoint) -> tuple:
+def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
     value = p.value
     if type(value) is float and not math.isnan(value):  # SQLite stores NaN as NULL
-        return (run_id, p.name, p.kind, p.step, value, None, p.description or None, p.timestamp)
+        return (series_id, idx, p.step, value, None, p.timestamp)
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     # Numbers keep a float column for charts and queries; anything that a float would not
     # give back exactly (ints, strings, structures) also keeps its JSON.
-    return (
-        run_id,
-        p.name,
-        p.kind,
-        p.step,
-        float(value) if number else None,
-        _dumps(value),
-        p.description or None,
-        p.timestamp,
-    )
+    return (series_id, idx, p.step, float(value) if number else None, _dumps(value), p.timestamp)
 
 
 def _metric(row: Row) -> MetricPoint:

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -38,21 +39,26 @@ class MetricBuffer:
         self.run_id = run_id
         self.heartbeat_every = heartbeat_every
         self.on_cancel = on_cancel
-        self._pending: list[MetricPoint] = []
+        self._pending: deque[MetricPoint] = deque()
         self._write_lock = threading.Lock()
         self._last_heartbeat = time.monotonic()
         self.closed = False
         _register(self)
 
     def add(self, name: str, value: Any, kind: str, step: int | None, description: str) -> None:
-        # list.append is atomic under the GIL; the flusher swaps the list out whole.
+        # deque.append and popleft are atomic, so adding needs no lock while a flush drains.
         self._pending.append(MetricPoint(name, value, kind, step, time.time(), description))
 
     def flush(self) -> None:
         with self._write_lock:
-            pending, self._pending = self._pending, []
-            if pending:
-                self.store.log_metrics(self.run_id, pending)
+            pending = self._pending
+            batch = [pending.popleft() for _ in range(len(pending))]
+            if batch:
+                try:
+                    self.store.log_metrics(self.run_id, batch)
+                except BaseException:
+                    pending.extendleft(reversed(batch))  # keep them for the next try
+                    raise
 
     def tick(self) -> None:
         """Called by the flusher thread: write pending points, heartbeat when due."""
