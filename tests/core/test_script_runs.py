@@ -289,6 +289,10 @@ def test_configuration_errors_name_the_argument(ws, script_dir):
         ScriptRunConfig(str(script_dir), "train.py", arguments="--x 1")
     with pytest.raises(UserErrorException, match="vm_size"):
         Estimator(str(script_dir), entry_script="train.py", vm_size="STANDARD_D2_V2")
+    with pytest.raises(UserErrorException, match="resume_from"):
+        ScriptRunConfig(str(script_dir), "train.py", resume_from="checkpoint-run")
+    with pytest.raises(UserErrorException, match="inputs="):
+        Estimator(str(script_dir), entry_script="train.py", inputs=["some-dataset"])
     assert list(exp.get_runs()) == []
 
 

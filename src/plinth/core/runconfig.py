@@ -62,6 +62,11 @@ class ScriptRunConfig:
                 "arguments must be a list, e.g. ['--reg_rate', 0.1], got "
                 f"{type(arguments).__name__}."
             )
+        if resume_from is not None:
+            raise UserErrorException(
+                "resume_from (continuing from a checkpoint of another run) is not supported; "
+                "download the checkpoint with run.download_files() and pass it as a file."
+            )
         if distributed_job_config is not None:
             raise UserErrorException(
                 "distributed_job_config is not supported on local compute; run one process "

@@ -61,6 +61,16 @@ class Estimator:
                 f"vm_size={vm_size!r} asks for a new cluster; on local compute leave it out, or "
                 "create a compute target with AmlCompute.provisioning_configuration(vm_size=...)."
             )
+        if inputs:
+            raise UserErrorException(
+                "inputs= (data references and datasets) is not supported yet; pass file paths "
+                "in script_params instead."
+            )
+        if resume_from is not None:
+            raise UserErrorException(
+                "resume_from is not supported; download the checkpoint with "
+                "run.download_files() and pass it as a file."
+            )
         if environment_definition is not None and (conda_packages or pip_packages):
             raise UserErrorException(
                 "Pass packages either in environment_definition or as conda_packages/"
