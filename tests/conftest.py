@@ -35,10 +35,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def pg_database():
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def pg_databases():
+    """Makes new PostgreSQL databases on demand (returns their URIs); drops them at the end."""
     psycopg = pytest.importorskip("psycopg")
-    name = f"plinth_test_{uuid.uuid4().hex[:10]}"
     admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
     try:
         conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
@@ -46,16 +45,29 @@ def pg_database():
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
-    conn.execute(f'CREATE DATABASE "{name}"')
+    names: list[str] = []
+
+    def create() -> str:
+        names.append(f"plinth_test_{uuid.uuid4().hex[:10]}")
+        conn.execute(f'CREATE DATABASE "{names[-1]}"')
+        return f"{PG_SERVER}/{names[-1]}"
+
     try:
-        yield f"{PG_SERVER}/{name}"
+        yield create
     finally:
         from plinth import _location
 
-        for uri in [u for u in _location._stores if name in u]:
-            _location._stores.pop(uri).close()
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name in names:
+            for uri in [u for u in _location._stores if u.endswith(f"/{name}")]:
+                _location._stores.pop(uri).close()
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_databases):
+    """One PostgreSQL database shared by this session's workspace-level tests."""
+    return pg_databases()
 
 
 @pytest.fixture(params=BACKENDS)

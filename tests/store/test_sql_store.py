@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
-import uuid
 from contextlib import contextmanager
 
 import pytest
@@ -18,37 +16,10 @@ from .suite import StoreSuite, start_together
 
 process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests must have it
 
-PG_SERVER = os.environ.get("PLINTH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
     "models",
 }
-
-
-@pytest.fixture(scope="module")
-def pg_databases():
-    """Makes new PostgreSQL databases on demand (returns URIs); drops them at the end."""
-    psycopg = pytest.importorskip("psycopg")
-    admin = PG_SERVER.replace("postgresql+psycopg://", "postgresql://") + "/test"
-    try:
-        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
-    names: list[str] = []
-
-    def create() -> str:
-        names.append(f"plinth_store_{uuid.uuid4().hex[:10]}")
-        conn.execute(f'CREATE DATABASE "{names[-1]}"')
-        return f"{PG_SERVER}/{names[-1]}"
-
-    try:
-        yield create
-    finally:
-        for name in names:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
 
 
 class TestSqliteStore(StoreSuite):
