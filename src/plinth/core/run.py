@@ -33,30 +33,30 @@ __all__ = ["Run"]
 INTERACTIVE = "interactive"
 
 
-
 class Run:
     """A run. ``Run(experiment, run_id)`` reattaches to an existing one."""
 
     _context: "Run | None" = None
 
     def __init__(self, experiment: "Experiment", run_id: str, outputs: Any = None, **kwargs: Any):
-        self._experiment = experiment
-        self._record = experiment.workspace._store.get_run(run_id)
-        if self._record.experiment_id != experiment.id:
+        record = experiment.workspace._store.get_run(run_id)
+        if record.experiment_id != experiment.id:
             raise NotFoundError(
-                f"Run {run_id!r} belongs to experiment {self._record.experiment_name!r}, "
+                f"Run {run_id!r} belongs to experiment {record.experiment_name!r}, "
                 f"not {experiment.name!r}."
             )
+        self._attach(experiment, record)
+
+    def _attach(self, experiment: "Experiment", record: RunRecord) -> None:
+        self._experiment = experiment
+        self._record = record
         self._buffer: MetricBuffer | None = None
         self._owned = False
 
     @classmethod
     def _from_record(cls, experiment: "Experiment", record: RunRecord) -> "Run":
         run = cls.__new__(cls)
-        run._experiment = experiment
-        run._record = record
-        run._buffer = None
-        run._owned = False
+        run._attach(experiment, record)
         return run
 
     @staticmethod
@@ -205,9 +205,7 @@ class Run:
                 f"log({name!r}, ...) takes a single value; use log_list for lists and "
                 "log_row/log_table for rows and tables."
             )
-        if hasattr(value, "item") and callable(value.item):  # numpy scalars
-            value = value.item()
-        self._log(name, value, "scalar", step, description)
+        self._log(name, _plain(value), "scalar", step, description)
 
     def log_list(self, name: str, value: Iterable[Any], description: str = "") -> None:
         self._log(name, [_plain(v) for v in value], "list", None, description)
