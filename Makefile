@@ -32,6 +32,7 @@ lint: setup
 bench: setup
 	$(PY) benchmarks/metric_logging.py
 	$(PY) benchmarks/run_overhead.py
+	$(PY) benchmarks/server_load.py
 
 clean:
 	rm -rf $(VENV) demo-workspace .pytest_cache

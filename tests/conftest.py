@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -11,7 +17,11 @@ import pytest
 PG_SERVER = os.environ.get("PLINTH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data"
 
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("remote", marks=[pytest.mark.postgres, pytest.mark.remote]),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -70,26 +80,140 @@ def pg_database(pg_databases):
     return pg_databases()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextlib.contextmanager
+def running(command: list[str], url: str, env: dict[str, str], log: Path):
+    """A service process for the tests, stopped (with its children) at the end."""
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        wait_for_http(url, process)
+        yield process
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's standalone S3 server with a bucket ``plinth-test``; yields its environment."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    moto = Path(sys.executable).with_name("moto_server")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with running([str(moto), "-H", "127.0.0.1", "-p", str(port)], f"{url}/", env, log):
+        import boto3
+
+        boto3.client("s3", endpoint_url=url, aws_access_key_id="test",
+                     aws_secret_access_key="test",
+                     region_name="us-east-1").create_bucket(Bucket="plinth-test")
+        yield {**env, "FSSPEC_S3_ENDPOINT_URL": url}
+
+
+class PlinthServer(str):
+    """A running ``plinth server``: its URL (this is a ``str``), the database it serves
+    (``database``), the environment its admin commands need (``env``: ``PLINTH_HOME`` holds
+    the server secret) and the session's admin, who owns the workspaces it creates
+    (``token``; ``headers`` for requests of your own)."""
+
+    database: str
+    env: dict[str, str]
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def admin(self, *args: str) -> str:
+        """Run ``plinth ARGS --backend-store-uri <database>``; return its stdout."""
+        plinth = Path(sys.executable).with_name("plinth")
+        done = subprocess.run([str(plinth), *args, "--backend-store-uri", self.database],
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def plinth_server(tmp_path_factory, pg_databases, s3_server):
+    """A real ``plinth server`` on PostgreSQL with its artifact root in S3, and an admin user
+    with a token, made with the CLI on the server's database before it starts."""
+    import json
+
+    port = free_port()
+    server = PlinthServer(f"http://127.0.0.1:{port}")
+    server.database = pg_databases()
+    home = tmp_path_factory.mktemp("server-home")
+    # The server fails runs whose heartbeat stopped; tests that kill a worker wait for it.
+    server.env = {**s3_server, "PLINTH_HEARTBEAT_TIMEOUT": "15", "PLINTH_HOME": str(home)}
+    for name in ("PLINTH_TOKEN", "PLINTH_TENANT_ID", "PLINTH_CLIENT_ID", "PLINTH_CLIENT_SECRET",
+                 "PLINTH_SERVER_SECRET"):
+        server.env.pop(name, None)
+    plinth = Path(sys.executable).with_name("plinth")
+    command = [str(plinth), "server", "--backend-store-uri", server.database,
+               "--artifact-root", "s3://plinth-test/artifacts", "--port", str(port),
+               "--log-level", "warning"]
+    server.admin("user", "create", "admin")
+    server.token = json.loads(server.admin("token", "create", "admin", "--description",
+                                           "the test session's admin", "--json"))["token"]
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with running(command, f"{server}/healthz", server.env, log):
+        yield server
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     return request.param
 
 
-@pytest.fixture
-def metadata_uri(backend, request, tmp_path):
-    if backend == "sqlite":
+@pytest.fixture(params=BACKENDS[:2])
+def metadata_uri(request, tmp_path):
+    if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'meta' / 'plinth.db'}"
     return request.getfixturevalue("pg_database")
 
 
 @pytest.fixture
-def ws(backend, request, tmp_path):
-    """A new workspace on the backend under test."""
+def ws(backend, request, tmp_path, monkeypatch):
+    """A new workspace on the backend under test (on the server: owned by its admin, whose
+    token is PLINTH_TOKEN during the test, so processes the test starts have it too)."""
     from plinth.core import Workspace
 
     name = f"ws-{uuid.uuid4().hex[:8]}"
     if backend == "sqlite":
         return Workspace.create(name, path=tmp_path / "workspace")
+    if backend == "remote":
+        server = request.getfixturevalue("plinth_server")
+        monkeypatch.setenv("PLINTH_TOKEN", server.token)
+        return Workspace.create(name, server_url=server)
     uri = request.getfixturevalue("pg_database")
     return Workspace.create(name, metadata_uri=uri, artifact_root=str(tmp_path / "artifacts"))
 

@@ -285,9 +285,13 @@ def test_unknown_run_exits_1(cli, wsargs):
 def test_run_of_another_workspace_on_the_same_database_is_not_found(cli, ws, wsargs, tmp_path):
     from plinth.core import Workspace
 
-    other = Workspace.create(f"other-{uuid.uuid4().hex[:6]}",
-                             metadata_uri=ws.get_details()["metadataUri"],
-                             artifact_root=str(tmp_path / "other-artifacts"))
+    details = ws.get_details()
+    name = f"other-{uuid.uuid4().hex[:6]}"
+    if details["serverUrl"]:
+        other = Workspace.create(name, server_url=details["serverUrl"])
+    else:
+        other = Workspace.create(name, metadata_uri=details["metadataUri"],
+                                 artifact_root=str(tmp_path / "other-artifacts"))
     foreign = interactive_run(other, "exp")
     result = cli("run", "show", foreign.id, *wsargs)
     assert result.exit_code == 1

@@ -7,6 +7,8 @@ import pytest
 PUBLIC = {
     "plinth.core": ["Workspace", "Experiment", "Run", "ScriptRunConfig", "RunConfiguration",
                     "Model", "VERSION"],
+    "plinth.core.authentication": ["InteractiveLoginAuthentication",
+                                   "ServicePrincipalAuthentication", "TokenAuthentication"],
     "plinth.core.model": ["Model"],
     "plinth.core.run": ["Run"],
     "plinth.core.runconfig": ["RunConfiguration", "ScriptRunConfig"],

@@ -22,6 +22,8 @@ __all__ = [
     "SnapshotException",
     "StoreError",
     "ConcurrencyError",
+    "AuthenticationError",
+    "AuthorizationError",
 ]
 
 
@@ -83,3 +85,11 @@ class StoreError(PlinthError):
 
 class ConcurrencyError(StoreError):
     """A concurrent writer won a race that could not be retried."""
+
+
+class AuthenticationError(PlinthError):
+    """No valid credentials were given (a missing, wrong, expired or revoked token)."""
+
+
+class AuthorizationError(PlinthError):
+    """The credentials are valid but their role does not allow the operation."""

@@ -99,9 +99,14 @@ def test_delete_removes_metadata_and_files(tmp_path):
         Workspace.get("doomed")
 
 
-def test_the_same_sdk_on_postgresql_names_the_metadata_uri(ws):
+def test_details_name_where_the_workspace_lives(ws, backend):
     details = ws.get_details()
-    assert details["metadataUri"].split(":")[0] in ("sqlite", "postgresql+psycopg")
+    if backend == "remote":
+        assert details["serverUrl"].startswith("http://127.0.0.1:")
+        assert details["metadataUri"] is None
+    else:
+        scheme = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}[backend]
+        assert details["metadataUri"].split(":")[0] == scheme
     assert Workspace.list()[ws.name][0] == ws
 
 
@@ -121,7 +126,7 @@ def test_a_config_naming_a_missing_database_creates_nothing(tmp_path):
 
 
 def test_path_and_metadata_uri_together_are_refused(tmp_path):
-    with pytest.raises(UserErrorException, match="not both"):
+    with pytest.raises(UserErrorException, match="not several"):
         Workspace.create("both", path=tmp_path / "w", metadata_uri="sqlite:///x.db")
 
 

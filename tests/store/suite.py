@@ -39,7 +39,11 @@ from plinth._store.base import (
     ModelRecord,
     RunRecord,
     RunStatus,
+    SecretRecord,
     Store,
+    TokenMatch,
+    TokenRecord,
+    UserRecord,
     WorkspaceRecord,
 )
 from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
@@ -703,6 +707,21 @@ class StoreSuite:
         store.log_metrics(run.id, points)
         assert store.get_metrics(run.id) == points
 
+    @pytest.mark.parametrize("bad", [
+        MetricPoint("x", 1.0, step=2**40), MetricPoint("x", 1.0, step=1.5),
+        MetricPoint("x", 1.0, timestamp=10**400),
+    ])
+    def test_unstorable_points_are_refused_whole(self, store, exp, bad):
+        run = self.new_run(store, exp)
+        with pytest.raises(ValidationError):
+            store.log_metrics(run.id, [MetricPoint("x", 0.0), bad])
+        assert store.get_metrics(run.id) == []
+
+    def test_an_int_too_large_for_a_float_round_trips(self, store, exp):
+        run = self.new_run(store, exp)
+        store.log_metrics(run.id, [MetricPoint("big", 10**400)])
+        assert store.get_metrics(run.id)[0].value == 10**400
+
     def test_run_without_metrics(self, store, exp):
         assert store.get_metrics(self.new_run(store, exp).id) == []
 
@@ -826,6 +845,319 @@ class StoreSuite:
         with pytest.raises(NotFoundError):
             store.delete_model(ws.id, "nope", 1)
         assert store.get_model(ws.id, "m") == v3
+
+    # -- secrets ----------------------------------------------------------------------------
+
+    def test_set_get_list_delete_secrets(self, store, ws):
+        assert store.list_secrets(ws.id) == []
+        before = time.time()
+        store.set_secrets(ws.id, {"db-password": "p@ss word ü", "API-key-1": ""})
+        assert store.get_secrets(ws.id, ["db-password", "API-key-1"]) == {
+            "db-password": "p@ss word ü",
+            "API-key-1": "",
+        }
+        listed = store.list_secrets(ws.id)
+        assert [s.name for s in listed] == ["API-key-1", "db-password"]
+        for record in listed:
+            assert isinstance(record, SecretRecord)
+            assert record.workspace_id == ws.id
+            assert before - 1 <= record.created_at == record.updated_at <= time.time() + 1
+        store.delete_secrets(ws.id, ["db-password"])
+        assert [s.name for s in store.list_secrets(ws.id)] == ["API-key-1"]
+        assert store.get_secrets(ws.id, ["db-password"]) == {}
+
+    def test_set_secrets_replaces_values(self, store, ws):
+        store.set_secrets(ws.id, {"a": "1", "b": "2"})
+        (first, _) = store.list_secrets(ws.id)
+        time.sleep(0.01)
+        store.set_secrets(ws.id, {"a": "one", "c": "3"})
+        assert store.get_secrets(ws.id, ["a", "b", "c"]) == {"a": "one", "b": "2", "c": "3"}
+        again = store.list_secrets(ws.id)[0]
+        assert again.name == "a"
+        assert again.created_at == first.created_at and again.updated_at > first.updated_at
+        store.set_secrets(ws.id, {})  # nothing to do, and no error
+        assert len(store.list_secrets(ws.id)) == 3
+
+    def test_get_secrets_leaves_out_missing_names(self, store, ws):
+        store.set_secrets(ws.id, {"a": "1", "b": "2"})
+        got = store.get_secrets(ws.id, ["b", "missing", "a", "b"])
+        assert got == {"b": "2", "a": "1"} and list(got) == ["b", "a"]
+        assert store.get_secrets(ws.id, []) == {}
+        assert store.get_secrets(ws.id, ["missing"]) == {}
+
+    def test_secrets_are_per_workspace(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        store.set_secrets(ws.id, {"shared": "mine", "only-mine": "x"})
+        store.set_secrets(other.id, {"shared": "theirs"})
+        assert store.get_secrets(ws.id, ["shared"]) == {"shared": "mine"}
+        assert store.get_secrets(other.id, ["shared", "only-mine"]) == {"shared": "theirs"}
+        store.delete_secrets(other.id, ["shared"])
+        assert store.get_secrets(ws.id, ["shared"]) == {"shared": "mine"}
+        assert store.list_secrets(other.id) == []
+
+    def test_set_secrets_in_missing_workspace_raises(self, store):
+        with pytest.raises(NotFoundError):
+            store.set_secrets(uuid.uuid4().hex, {"a": "1"})
+
+    @pytest.mark.parametrize("name", ["", "under_score", "sp ace", "x" * 128, "dot.", 7])
+    def test_invalid_secret_names_raise(self, store, ws, name):
+        store.set_secrets(ws.id, {"kept": "1"})
+        with pytest.raises(ValidationError, match="secret name"):
+            store.set_secrets(ws.id, {"fine": "2", name: "3"})
+        with pytest.raises(ValidationError, match="secret name"):
+            store.get_secrets(ws.id, ["kept", name])
+        with pytest.raises(ValidationError, match="secret name"):
+            store.delete_secrets(ws.id, ["kept", name])
+        # All or none: nothing was written or deleted.
+        assert [s.name for s in store.list_secrets(ws.id)] == ["kept"]
+
+    def test_longest_secret_name_and_value(self, store, ws):
+        name, value = "N" * 127, "v" * 25 * 1024
+        store.set_secrets(ws.id, {name: value})
+        assert store.get_secrets(ws.id, [name]) == {name: value}
+
+    @pytest.mark.parametrize("value", [None, 12345, b"bytes", "v" * (25 * 1024 + 1)])
+    def test_invalid_secret_values_raise_without_showing_them(self, store, ws, value):
+        with pytest.raises(ValidationError) as error:
+            store.set_secrets(ws.id, {"fine": "2", "bad": value})
+        assert "'bad'" in str(error.value)
+        if value is not None:
+            assert str(value) not in str(error.value)
+        assert store.list_secrets(ws.id) == []
+
+    def test_delete_secrets_is_all_or_none(self, store, ws):
+        store.set_secrets(ws.id, {"a": "1", "b": "2"})
+        with pytest.raises(NotFoundError, match="'missing'"):
+            store.delete_secrets(ws.id, ["a", "missing"])
+        assert [s.name for s in store.list_secrets(ws.id)] == ["a", "b"]
+        store.delete_secrets(ws.id, ["a", "b"])
+        assert store.list_secrets(ws.id) == []
+        with pytest.raises(NotFoundError):
+            store.delete_secrets(ws.id, ["a"])
+        store.delete_secrets(ws.id, [])  # nothing to do
+
+    def test_delete_workspace_deletes_its_secrets(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            store.set_secrets(workspace.id, {"a": "1"})
+        store.delete_workspace(doomed.name)
+        assert store.get_secrets(kept.id, ["a"]) == {"a": "1"}
+        try:  # the rows are gone (a store that looks workspaces up by name finds none)
+            assert store.list_secrets(doomed.id) == []
+            assert store.get_secrets(doomed.id, ["a"]) == {}
+        except NotFoundError:
+            pass
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_secrets(again.id) == []
+        assert store.get_secrets(again.id, ["a"]) == {}
+
+    def test_secret_records_hold_no_value(self, store, ws):
+        store.set_secrets(ws.id, {"db-password": "hunter2-value"})
+        (record,) = store.list_secrets(ws.id)
+        assert {f.name for f in dataclasses.fields(record)} == {
+            "workspace_id", "name", "created_at", "updated_at"
+        }
+        assert "hunter2-value" not in repr(record)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.name = "other"  # type: ignore[misc]
+
+    def test_threads_set_secrets_of_one_workspace(self, store, ws):
+        threads, rounds = 4, 4
+
+        def write(index: int) -> None:
+            for r in range(rounds):
+                # Every thread creates "shared" at once, then each its own names.
+                store.set_secrets(ws.id, {"shared": f"{index}-{r}", f"t{index}-{r}": str(r)})
+
+        _run_threads(threads, write)
+        names = [s.name for s in store.list_secrets(ws.id)]
+        assert len(names) == threads * rounds + 1 and "shared" in names
+        got = store.get_secrets(ws.id, names)
+        assert got["shared"] in {f"{i}-{rounds - 1}" for i in range(threads)}
+        assert all(got[f"t{i}-{r}"] == str(r) for i in range(threads) for r in range(rounds))
+
+    # -- users, roles and tokens ------------------------------------------------------------
+
+    @pytest.fixture
+    def admin_store(self, store) -> Store:
+        """The store, when it manages users: a workspace server's own (SQL) store does, while
+        a client's ``RestStore`` does not (users are administered on the server's database)."""
+        if not hasattr(store, "create_user"):
+            pytest.skip(f"{type(store).__name__} does not manage users")
+        return store
+
+    @staticmethod
+    def new_hash() -> str:
+        return uuid.uuid4().hex + uuid.uuid4().hex
+
+    def test_create_get_and_list_users(self, admin_store):
+        names = [unique("user-b"), unique("user-a")]
+        before = time.time()
+        created = [admin_store.create_user(names[0]), admin_store.create_user(names[1], "user")]
+        for record, name in zip(created, names, strict=True):
+            assert isinstance(record, UserRecord)
+            assert (record.name, record.kind, record.disabled) == (name, "user", False)
+            assert record.secret_hash is None
+            assert before - 1 <= record.created_at <= time.time() + 1
+            assert admin_store.get_user(name) == record
+        assert [u.name for u in admin_store.list_users() if u.name in names] == sorted(names)
+
+    def test_service_principal_keeps_its_secret_hash(self, admin_store):
+        name = unique("sp")
+        digest = self.new_hash()
+        sp = admin_store.create_user(name, "service_principal", digest)
+        assert admin_store.get_user(name) == sp
+        assert (sp.kind, sp.secret_hash) == ("service_principal", digest)
+        assert digest not in repr(sp)  # records are printed in logs; hashes stay out
+        with pytest.raises(ValidationError):
+            admin_store.create_user(unique("sp"), "service_principal")  # no secret
+
+    def test_user_names_and_kinds_are_checked(self, admin_store):
+        name = unique("user")
+        admin_store.create_user(name)
+        with pytest.raises(AlreadyExistsError):
+            admin_store.create_user(name)
+        for bad in ("", "-x", "sp ace", "x" * 256, 7):
+            with pytest.raises(ValidationError):
+                admin_store.create_user(bad)
+        with pytest.raises(ValidationError):
+            admin_store.create_user(unique("user"), "robot")
+        with pytest.raises(NotFoundError):
+            admin_store.get_user(unique("missing"))
+
+    def test_disable_and_enable_a_user(self, admin_store):
+        name = unique("user")
+        admin_store.create_user(name)
+        assert admin_store.set_user_disabled(name).disabled is True
+        assert admin_store.get_user(name).disabled is True
+        assert admin_store.set_user_disabled(name, False).disabled is False
+        with pytest.raises(NotFoundError):
+            admin_store.set_user_disabled(unique("missing"))
+
+    def test_roles_per_workspace(self, admin_store, ws):
+        other = admin_store.create_workspace(unique("ws"), {})
+        name = unique("user")
+        admin_store.create_user(name)
+        assert admin_store.roles_of(name) == {}
+        admin_store.set_role(name, ws.id, "Reader")
+        admin_store.set_role(name, other.id, "Owner")
+        assert admin_store.roles_of(name) == {ws.id: "Reader", other.id: "Owner"}
+        admin_store.set_role(name, ws.id, "Contributor")  # replaces the role
+        assert admin_store.roles_of(name) == {ws.id: "Contributor", other.id: "Owner"}
+        admin_store.set_role(name, other.id, None)
+        assert admin_store.roles_of(name) == {ws.id: "Contributor"}
+        admin_store.set_role(name, other.id, None)  # removing a missing role is a no-op
+        assert admin_store.roles_of(name) == {ws.id: "Contributor"}
+
+    def test_set_role_checks_its_arguments(self, admin_store, ws):
+        name = unique("user")
+        admin_store.create_user(name)
+        for bad in ("reader", "Admin", ""):
+            with pytest.raises(ValidationError):
+                admin_store.set_role(name, ws.id, bad)
+        with pytest.raises(NotFoundError):
+            admin_store.set_role(unique("missing"), ws.id, "Reader")
+        with pytest.raises(NotFoundError):
+            admin_store.set_role(name, uuid.uuid4().hex, "Reader")
+        with pytest.raises(NotFoundError):
+            admin_store.roles_of(unique("missing"))
+        assert admin_store.roles_of(name) == {}
+
+    def test_deleting_a_workspace_deletes_its_role_assignments(self, admin_store):
+        doomed = admin_store.create_workspace(unique("ws"), {})
+        kept = admin_store.create_workspace(unique("ws"), {})
+        name = unique("user")
+        admin_store.create_user(name)
+        admin_store.set_role(name, doomed.id, "Owner")
+        admin_store.set_role(name, kept.id, "Reader")
+        admin_store.delete_workspace(doomed.name)
+        assert admin_store.roles_of(name) == {kept.id: "Reader"}
+
+    def test_tokens_are_found_by_hash(self, admin_store):
+        name = unique("user")
+        user = admin_store.create_user(name)
+        digest = self.new_hash()
+        before = time.time()
+        token = admin_store.create_token(name, digest, "laptop", time.time() + 3600)
+        assert isinstance(token, TokenRecord)
+        assert (token.user_name, token.description, token.revoked) == (name, "laptop", False)
+        assert token.last_used_at is None
+        assert before - 1 <= token.created_at <= time.time() + 1
+        match = admin_store.find_token(digest)
+        assert isinstance(match, TokenMatch)
+        assert match.token == token and match.user == user
+        with pytest.raises(NotFoundError):
+            admin_store.find_token(self.new_hash())
+        with pytest.raises(AlreadyExistsError):
+            admin_store.create_token(name, digest)
+        with pytest.raises(NotFoundError):
+            admin_store.create_token(unique("missing"), self.new_hash())
+
+    def test_revoked_and_expired_tokens_are_not_found(self, admin_store):
+        name = unique("user")
+        admin_store.create_user(name)
+        revoked, expired, forever = self.new_hash(), self.new_hash(), self.new_hash()
+        token = admin_store.create_token(name, revoked)
+        admin_store.create_token(name, expired, expires_at=time.time() - 1)
+        admin_store.create_token(name, forever, expires_at=None)
+        assert admin_store.revoke_token(token.id).revoked is True
+        assert admin_store.revoke_token(token.id).revoked is True  # again: a no-op
+        for digest in (revoked, expired):
+            with pytest.raises(NotFoundError):
+                admin_store.find_token(digest)
+        assert admin_store.find_token(forever).token.expires_at is None
+        with pytest.raises(NotFoundError):
+            admin_store.revoke_token(uuid.uuid4().hex)
+
+    def test_a_disabled_users_token_is_found_with_its_user_disabled(self, admin_store):
+        name = unique("user")
+        admin_store.create_user(name)
+        digest = self.new_hash()
+        admin_store.create_token(name, digest)
+        admin_store.set_user_disabled(name)
+        assert admin_store.find_token(digest).user.disabled is True
+
+    def test_list_and_touch_tokens(self, admin_store):
+        alice, bob = unique("alice"), unique("bob")
+        admin_store.create_user(alice)
+        admin_store.create_user(bob)
+        first = admin_store.create_token(alice, self.new_hash(), "first")
+        time.sleep(0.01)
+        second = admin_store.create_token(alice, self.new_hash(), "second")
+        theirs = admin_store.create_token(bob, self.new_hash())
+        assert [t.id for t in admin_store.list_tokens(alice)] == [second.id, first.id]
+        every = [t.id for t in admin_store.list_tokens()]
+        assert {first.id, second.id, theirs.id} <= set(every)
+        assert every.index(theirs.id) < every.index(second.id) < every.index(first.id)
+        admin_store.touch_token(first.id, when=1234.5)
+        (touched,) = [t for t in admin_store.list_tokens(alice) if t.id == first.id]
+        assert touched.last_used_at == 1234.5
+        admin_store.revoke_token(second.id)
+        assert [t.revoked for t in admin_store.list_tokens(alice)] == [True, False]
+        with pytest.raises(NotFoundError):
+            admin_store.list_tokens(unique("missing"))
+
+    def test_user_records_are_frozen(self, admin_store):
+        name = unique("user")
+        user = admin_store.create_user(name)
+        token = admin_store.create_token(name, self.new_hash())
+        for record, attr in [(user, "disabled"), (token, "revoked")]:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(record, attr, True)
+
+    def test_threads_set_roles_of_one_user(self, admin_store, ws):
+        name = unique("user")
+        admin_store.create_user(name)
+        roles = ["Reader", "Contributor", "Owner", "Reader"]
+
+        def assign(index: int) -> None:
+            for _ in range(5):
+                admin_store.set_role(name, ws.id, roles[index])
+
+        _run_threads(len(roles), assign)
+        assert list(admin_store.roles_of(name)) == [ws.id]
+        assert admin_store.roles_of(name)[ws.id] in roles
 
     # -- records ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from plinth.exceptions import NotFoundError, ValidationError
 __all__ = ["ArtifactStore", "check_artifact_name"]
 
 _CHUNK = 1 << 20
+_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 
 
 def check_artifact_name(name: str, argument: str = "name") -> str:
@@ -48,7 +49,11 @@ class ArtifactStore:
 
     def __init__(self, root: str | os.PathLike):
         root = os.fspath(root)
-        self.fs, path = fsspec.core.url_to_fs(root)
+        options = {}
+        if root.split("://")[0] in _OBJECT_STORES:
+            # Several server processes write to one bucket: a cached listing would go stale.
+            options["use_listings_cache"] = False
+        self.fs, path = fsspec.core.url_to_fs(root, **options)
         self.root = path.rstrip("/")
         self.uri = root
         self.is_local = isinstance(self.fs, fsspec.implementations.local.LocalFileSystem)

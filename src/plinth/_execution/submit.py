@@ -68,6 +68,12 @@ def launch_worker(location: WorkspaceLocation, run_id: str) -> None:
     from plinth._execution import launcher
 
     env = {**os.environ, ENV_WORKSPACE: location.to_json()}
+    # A server workspace's worker logs back through the server with the submitter's credential.
+    for name, value in location.credential_env().items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     if launcher.enabled() and launcher.request_worker(run_id, env) is not None:
         return
     log = Path(tempfile.gettempdir()) / "plinth-workers" / f"{run_id}.log"

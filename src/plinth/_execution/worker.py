@@ -44,6 +44,18 @@ def build_command(definition: dict[str, Any]) -> list[str]:
     return [sys.executable, "-u", definition["script"], *map(str, definition.get("arguments", []))]
 
 
+def _mlflow_server_env(location: WorkspaceLocation) -> dict[str, str]:
+    if not location.server_url:
+        return {}
+    from plinth._api.credentials import default_token
+
+    env = {"MLFLOW_TRACKING_URI": f"{location.server_url.rstrip('/')}/ws/{location.name}"}
+    token = default_token(location.server_url)
+    if token:
+        env["MLFLOW_TRACKING_TOKEN"] = token
+    return env
+
+
 class _Worker:
     def __init__(self, location: WorkspaceLocation, run_id: str):
         self.location = location
@@ -86,6 +98,15 @@ class _Worker:
             "AZUREML_RUN_ID": self.run_id,
             "PLINTH_EXPERIMENT_NAME": record.experiment_name,
             "PLINTH_ARTIFACT_URI": f"{self.location.artifact_root}/{self.prefix}",
+            # MLflow in the script logs into this run (plinth://<name> resolves through
+            # PLINTH_WORKSPACE; see plinth._mlflow.uri).
+            "MLFLOW_TRACKING_URI": f"plinth://{self.location.name}",
+            "MLFLOW_RUN_ID": self.run_id,
+            "MLFLOW_EXPERIMENT_ID": record.experiment_id,
+            "MLFLOW_EXPERIMENT_NAME": record.experiment_name,
+            # A server's workspace: MLflow talks to the server's MLflow API, with the token
+            # this worker reaches the server with.
+            **_mlflow_server_env(self.location),
             "PYTHONUNBUFFERED": "1",
             **{str(k): str(v) for k, v in (definition.get("environment_variables") or {}).items()},
         }

@@ -29,9 +29,14 @@ __all__ = [
     "ExperimentRecord",
     "MetricPoint",
     "ModelRecord",
+    "ROLES",
     "RunRecord",
     "RunStatus",
+    "SecretRecord",
     "Store",
+    "TokenMatch",
+    "TokenRecord",
+    "UserRecord",
     "WorkspaceRecord",
 ]
 
@@ -145,8 +150,60 @@ class ModelRecord:
         return f"{self.name}:{self.version}"
 
 
+@dataclass(frozen=True)
+class SecretRecord:
+    """A workspace secret's name and times; the value is never part of a record."""
+
+    workspace_id: str
+    name: str
+    created_at: float
+    updated_at: float
+
+
+# -- users, roles and tokens ---------------------------------------------------------------
+
+#: Workspace roles, weakest first: a role allows everything the roles before it allow.
+ROLES = ("Reader", "Contributor", "Owner")
+USER_KINDS = ("user", "service_principal")
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """A person (``kind='user'``) or a service principal (``'service_principal'``, which
+    exchanges its client secret for short-lived tokens). ``secret_hash`` is the SHA-256 of a
+    service principal's client secret (never the secret itself)."""
+
+    id: str
+    name: str
+    kind: str
+    created_at: float
+    disabled: bool = False
+    secret_hash: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An access token's metadata; the token itself is only ever stored as its hash."""
+
+    id: str
+    user_name: str
+    created_at: float
+    description: str | None = None
+    expires_at: float | None = None
+    last_used_at: float | None = None
+    revoked: bool = False
+
+
+class TokenMatch(NamedTuple):
+    """What ``find_token`` found: the token and its user (who may be disabled)."""
+
+    token: TokenRecord
+    user: UserRecord
+
+
 class Store(Protocol):
-    """Persistence of workspaces, experiments, runs, metrics and model versions."""
+    """Persistence of workspaces, experiments, runs, metrics, model versions, secrets,
+    and the users, roles and tokens of a server."""
 
     heartbeat_timeout: float
 
@@ -259,5 +316,67 @@ class Store(Protocol):
         add_properties: Mapping[str, str] | None = None,
     ) -> ModelRecord: ...
     def delete_model(self, workspace_id: str, name: str, version: int) -> None: ...
+
+    # secrets: the workspace key vault. Values cross this protocol in plaintext; the store
+    # that owns the database encrypts them at rest with a key kept outside it (see
+    # plinth._secrets), so a client of a server store never holds the key. Names follow
+    # Azure Key Vault's rule (1-127 letters, digits, '-'); a bad name or value raises
+    # ValidationError whose message never contains a value.
+    def set_secrets(self, workspace_id: str, secrets: Mapping[str, str]) -> None:
+        """Create or replace each secret, all or none."""
+
+    def get_secrets(self, workspace_id: str, names: Sequence[str]) -> dict[str, str]:
+        """The values of those of ``names`` that exist (missing names are left out)."""
+
+    def list_secrets(self, workspace_id: str) -> list[SecretRecord]:
+        """The workspace's secrets, by name, without values."""
+
+    def delete_secrets(self, workspace_id: str, names: Sequence[str]) -> None:
+        """Delete the named secrets; NotFoundError (deleting none) if one does not exist."""
+
+    # users, roles and tokens: who may use a server, with which role on each workspace.
+    # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are
+    # given to the store as hashes (the server hashes what callers present).
+    def create_user(
+        self, name: str, kind: str = "user", secret_hash: str | None = None
+    ) -> UserRecord:
+        """Add a user or service principal; AlreadyExistsError when the name is taken."""
+
+    def get_user(self, name: str) -> UserRecord: ...
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by name."""
+
+    def set_user_disabled(self, name: str, disabled: bool = True) -> UserRecord:
+        """Disable (or enable again) a user: a disabled user's tokens stop working at once."""
+
+    def set_role(self, user_name: str, workspace_id: str, role: str | None) -> None:
+        """Give the user ``role`` (one of ``ROLES``) on the workspace, replacing any role it
+        had there; ``None`` removes it. Deleting the workspace deletes its assignments."""
+
+    def roles_of(self, user_name: str) -> dict[str, str]:
+        """The user's roles: ``{workspace_id: role}``."""
+
+    def create_token(
+        self,
+        user_name: str,
+        token_hash: str,
+        description: str | None = None,
+        expires_at: float | None = None,
+    ) -> TokenRecord:
+        """Record a new token of the user, by its hash."""
+
+    def find_token(self, token_hash: str) -> TokenMatch:
+        """The token with that hash and its user, in one indexed lookup. NotFoundError when
+        no token has the hash, or it was revoked or has expired. The caller checks
+        ``user.disabled``."""
+
+    def list_tokens(self, user_name: str | None = None) -> list[TokenRecord]:
+        """Tokens (of one user, or of all), newest first, revoked and expired ones included."""
+
+    def revoke_token(self, token_id: str) -> TokenRecord:
+        """Revoke the token for good (revoking it again is a no-op)."""
+
+    def touch_token(self, token_id: str, when: float | None = None) -> None:
+        """Set the token's ``last_used_at`` (one UPDATE by primary key; callers throttle)."""
 
     def close(self) -> None: ...

@@ -35,6 +35,8 @@ from plinth._store.schema import (
     runs,
     workspaces,
 )
+from plinth._store.sql_secrets import SqlSecrets
+from plinth._store.sql_users import SqlUsers
 from plinth.exceptions import (
     AlreadyExistsError,
     ConcurrencyError,
@@ -53,7 +55,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore:
+class SqlStore(SqlSecrets, SqlUsers):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,
@@ -737,14 +739,31 @@ def _run(row: Row) -> RunRecord:
     )
 
 
+_STEP_RANGE = range(-(2**31), 2**31)  # the step column is a 32-bit INTEGER on PostgreSQL
+
+
 def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
-    value = p.value
+    step, value, ts = p.step, p.value, p.timestamp
+    if step is not None and (type(step) is not int or step not in _STEP_RANGE):
+        raise ValidationError(
+            f"Metric {p.name!r}: step={step!r} must be a whole number between -2**31 and 2**31-1."
+        )
+    if type(ts) is not float:
+        try:
+            ts = float(ts)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"Metric {p.name!r}: timestamp={ts!r} is not a time.") from None
     if type(value) is float and not math.isnan(value):  # SQLite stores NaN as NULL
-        return (series_id, idx, p.step, value, None, p.timestamp)
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (series_id, idx, step, value, None, ts)
+    number = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:  # an int too large for a float keeps only its JSON
+            number = None
     # Numbers keep a float column for charts and queries; anything that a float would not
     # give back exactly (ints, strings, structures) also keeps its JSON.
-    return (series_id, idx, p.step, float(value) if number else None, _dumps(value), p.timestamp)
+    return (series_id, idx, step, number, _dumps(value), ts)
 
 
 def _metric(row: Row) -> MetricPoint:

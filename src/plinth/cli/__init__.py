@@ -4,13 +4,16 @@ Every command except ``workspace create``/``workspace list`` works on one worksp
 from ``--workspace-config PATH`` (a config.json or a folder to search), ``-w/--workspace
 NAME`` (one created on this machine), or else the config.json (or .plinth/config.json) in
 the current folder or a folder above it. Listing and show commands take ``--json``.
+
+``server``, ``user`` and ``token`` are for whoever runs a workspace server (``user`` and
+``token`` work on its database directly); ``login`` saves a token for a server's users.
 """
 
 from typing import Annotated
 
 import typer
 
-from plinth.cli import experiments, models, runs, workspace
+from plinth.cli import experiments, login, models, runs, server, users, workspace
 
 __all__ = ["app", "main"]
 
@@ -25,6 +28,11 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(experiments.app, name="experiment")
 app.add_typer(runs.app, name="run")
 app.add_typer(models.app, name="model")
+app.command("server")(server.serve)
+app.add_typer(users.app, name="user")
+app.add_typer(users.tokens_app, name="token")
+app.command("login")(login.login)
+app.command("logout")(login.logout)
 
 
 def _version(value: bool) -> None:

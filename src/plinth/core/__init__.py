@@ -2,6 +2,7 @@
 
 from plinth._version import __version__ as VERSION
 from plinth.core.experiment import Experiment
+from plinth.core.keyvault import Keyvault
 from plinth.core.model import Model
 from plinth.core.run import Run
 from plinth.core.runconfig import RunConfiguration, ScriptRunConfig
@@ -10,6 +11,7 @@ from plinth.core.workspace import Workspace
 __all__ = [
     "VERSION",
     "Experiment",
+    "Keyvault",
     "Model",
     "Run",
     "RunConfiguration",

@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from plinth._secrets import check_secret_name
 from plinth._store import MetricPoint
 from plinth._tracking import assemble_metrics
+from plinth.exceptions import UserErrorException
 
 __all__ = ["OfflineRun"]
 
@@ -76,6 +78,30 @@ class OfflineRun:
 
     def get_properties(self) -> dict[str, str]:
         return dict(self._properties)
+
+    def get_secret(self, name: str) -> str:
+        """Offline, a secret is the environment variable of the same name."""
+        check_secret_name(name, "name")
+        value = os.environ.get(name)
+        if value is None:
+            raise UserErrorException(
+                f"get_secret({name!r}): this script is not a submitted run, so secrets come "
+                f"from environment variables, and {name!r} is not set. Set it, or submit the "
+                "script (experiment.submit(ScriptRunConfig(...))) to read the workspace's "
+                "key vault."
+            )
+        return value
+
+    def get_secrets(self, secrets: Iterable[str]) -> dict[str, str | None]:
+        """Offline: name -> the environment variable of that name (None when unset)."""
+        if isinstance(secrets, str | bytes):
+            raise UserErrorException(
+                "secrets must be a list of secret names, got str; use get_secret(name)."
+            )
+        names = list(secrets)
+        for name in names:
+            check_secret_name(name, "an item of secrets")
+        return {name: os.environ.get(name) for name in names}
 
     def upload_file(self, name: str, path_or_stream: Any, **kwargs: Any) -> None:
         """Offline, files are copied under ``./outputs``-style local names instead."""

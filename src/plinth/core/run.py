@@ -319,6 +319,16 @@ class Run:
     def get_properties(self) -> dict[str, str]:
         return dict(self._refresh().properties)
 
+    # -- secrets -------------------------------------------------------------------------
+
+    def get_secret(self, name: str) -> str:
+        """The value of secret ``name`` in the workspace's key vault."""
+        return self._experiment.workspace.get_default_keyvault().get_secret(name)
+
+    def get_secrets(self, secrets: Iterable[str]) -> dict[str, str | None]:
+        """Name -> value for each of ``secrets`` (None for a name without a secret)."""
+        return self._experiment.workspace.get_default_keyvault().get_secrets(secrets)
+
     # -- files ---------------------------------------------------------------------------
 
     def upload_file(

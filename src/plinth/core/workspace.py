@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plinth._location import WorkspaceLocation, plinth_home
 from plinth._store import redact_uri
@@ -18,6 +19,9 @@ from plinth.exceptions import (
     UserErrorException,
     WorkspaceException,
 )
+
+if TYPE_CHECKING:
+    from plinth.core.keyvault import Keyvault
 
 __all__ = ["Workspace"]
 
@@ -51,6 +55,8 @@ class Workspace:
                     "Workspace.from_config() / Workspace.get(name)."
                 )
             _location = _registered_location(workspace_name)
+        if auth is not None:
+            _location = _with_auth(_location, auth)
         folder = _location.folder
         if folder is not None and not (folder / "plinth.db").is_file():
             raise WorkspaceException(
@@ -70,10 +76,16 @@ class Workspace:
         *,
         metadata_uri: str | None = None,
         artifact_root: str | None = None,
+        server_url: str | None = None,
+        auth: Any = None,
         show_output: bool = False,
         **cloud_kwargs: Any,
     ) -> "Workspace":
         """Create a workspace (or return the existing one when ``exist_ok``).
+
+        With ``server_url=`` the workspace lives on a ``plinth server``, reached with ``auth``
+        (see ``plinth.core.authentication``; default: ``PLINTH_TOKEN`` or ``plinth login``),
+        and its creator becomes its Owner.
 
         Cloud arguments (``subscription_id``, ``resource_group``, ``location``, ``sku``, ...)
         are recorded in ``get_details()``; they change nothing locally.
@@ -83,12 +95,15 @@ class Workspace:
                 f"name={name!r} is not a valid workspace name: use 2-33 letters, digits, '-' "
                 "or '_', starting with a letter or digit."
             )
-        if metadata_uri and path is not None:
+        if sum(x is not None for x in (path, metadata_uri, server_url)) > 1:
             raise UserErrorException(
-                "Pass either path= (an embedded workspace folder) or metadata_uri= with "
-                "artifact_root= (a database and a file root), not both."
+                "Pass one of path= (an embedded workspace folder), metadata_uri= with "
+                "artifact_root= (a database and a file root) or server_url= (a workspace "
+                "server), not several."
             )
-        if metadata_uri:
+        if server_url:
+            location = _with_auth(WorkspaceLocation(name, server_url=server_url.rstrip("/")), auth)
+        elif metadata_uri:
             location = WorkspaceLocation(
                 name,
                 metadata_uri,
@@ -110,21 +125,21 @@ class Workspace:
         except AlreadyExistsError:
             if not exist_ok:
                 raise AlreadyExistsError(
-                    f"Workspace {name!r} already exists at {location.folder or metadata_uri}; "
+                    f"Workspace {name!r} already exists at {_where(location)}; "
                     "pass exist_ok=True to use it, or choose another name."
                 ) from None
         location.artifacts()
         _register(location)
         ws = Workspace(_location=location)
         if show_output:
-            print(f"Workspace {name!r} is ready at {location.folder or location.metadata_uri}.")
+            print(f"Workspace {name!r} is ready at {_where(location)}.")
         return ws
 
     @staticmethod
     def get(name: str, auth: Any = None, subscription_id: str | None = None,
             resource_group: str | None = None, **kwargs: Any) -> "Workspace":
         """The workspace created earlier under ``name`` on this machine."""
-        return Workspace(_location=_registered_location(name))
+        return Workspace(_location=_registered_location(name), auth=auth)
 
     @staticmethod
     def from_config(
@@ -141,7 +156,7 @@ class Workspace:
                 f"{config} is not a Plinth workspace config ({exc}); recreate it with "
                 "ws.write_config() or `plinth workspace create`."
             ) from None
-        return Workspace(_location=location)
+        return Workspace(_location=location, auth=auth)
 
     @staticmethod
     def list(subscription_id: str | None = None, auth: Any = None,
@@ -151,7 +166,8 @@ class Workspace:
         registry = plinth_home() / "registry"
         for file in sorted(registry.glob("*.json")) if registry.is_dir() else []:
             try:
-                ws = Workspace(_location=WorkspaceLocation.from_dict(json.loads(file.read_text())))
+                location = WorkspaceLocation.from_dict(json.loads(file.read_text()))
+                ws = Workspace(_location=location, auth=auth)
             except Exception:  # noqa: BLE001 - a stale entry must not hide the others
                 continue
             found.setdefault(ws.name, []).append(ws)
@@ -208,8 +224,9 @@ class Workspace:
             "name": self.name,
             "location": self.location,
             "creationTime": _iso(self._record.created_at),
-            "metadataUri": redact_uri(self._location.metadata_uri),
-            "artifactRoot": self._location.artifact_root,
+            "metadataUri": redact_uri(self._location.metadata_uri) or None,
+            "artifactRoot": self._location.artifact_root or None,
+            "serverUrl": self._location.server_url,
             "workspaceFolder": str(folder) if folder else None,
             **{k: v for k, v in self._record.properties.items()},
         }
@@ -238,8 +255,26 @@ class Workspace:
         if entry.exists():
             entry.unlink()
 
+    def get_default_keyvault(self) -> "Keyvault":
+        """The workspace's key vault: secrets set here are read in runs with
+        ``run.get_secret(name)``."""
+        from plinth.core.keyvault import Keyvault
+
+        return Keyvault(self)
+
     def get_mlflow_tracking_uri(self) -> str:
-        raise NotImplementedError("MLflow tracking needs the workspace server.")
+        """The URI to give ``mlflow.set_tracking_uri``: MLflow then logs into this workspace.
+
+        ``plinth://<name>?path=<folder>`` for an embedded workspace, ``plinth://<name>`` (found
+        through this machine's workspace registry) for one on PostgreSQL: no server is needed.
+        For a workspace on a server, ``<server_url>/ws/<name>``, the server's MLflow REST API
+        (MLflow sends the token in ``MLFLOW_TRACKING_TOKEN``).
+        """
+        if self._location.server_url:
+            return f"{self._location.server_url.rstrip('/')}/ws/{self._location.name}"
+        from plinth._mlflow.uri import tracking_uri
+
+        return tracking_uri(self._location)
 
     def __repr__(self) -> str:
         return f"Workspace.create(name={self.name!r})"
@@ -251,19 +286,31 @@ class Workspace:
         return hash((self._location.name, self._location.metadata_uri))
 
 
+def _with_auth(location: WorkspaceLocation, auth: Any) -> WorkspaceLocation:
+    """The location reached with ``auth`` (which only a server workspace uses)."""
+    if auth is None:
+        return location
+    if not hasattr(auth, "_header_for"):
+        raise UserErrorException(
+            f"auth={type(auth).__name__} is not a Plinth credential: use one of "
+            "plinth.core.authentication (InteractiveLoginAuthentication, "
+            "ServicePrincipalAuthentication, TokenAuthentication)."
+        )
+    return dataclasses.replace(location, auth=auth) if location.server_url else location
+
+
 def _iso(ts: float) -> str:
     from datetime import datetime
 
     return datetime.fromtimestamp(ts, tz=UTC).isoformat()
 
 
+def _where(location: WorkspaceLocation) -> str:
+    return str(location.folder or location.server_url or redact_uri(location.metadata_uri))
+
+
 def _config_json(location: WorkspaceLocation) -> str:
-    data = {
-        "workspace_name": location.name,
-        "metadata_uri": location.metadata_uri,
-        "artifact_root": location.artifact_root,
-    }
-    return json.dumps(data, indent=2) + "\n"
+    return json.dumps(location.to_config(), indent=2) + "\n"
 
 
 def _registry_file(name: str) -> Path:

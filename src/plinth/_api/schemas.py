@@ -1,0 +1,164 @@
+"""Request bodies of the native REST API (``/api/v1``)."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plinth._store.base import MetricPoint
+
+__all__ = [
+    "API_PREFIX",
+    "ArchiveRequest",
+    "CopyRequest",
+    "CreateExperimentRequest",
+    "CreateModelVersionRequest",
+    "CreateRunRequest",
+    "CreateWorkspaceRequest",
+    "HeartbeatResponse",
+    "LogMetricsRequest",
+    "Page",
+    "PropertiesRequest",
+    "RemoveTagsRequest",
+    "SecretNamesRequest",
+    "SetSecretsRequest",
+    "StatusRequest",
+    "TagsRequest",
+    "TokenRequest",
+    "TokenResponse",
+    "UpdateModelRequest",
+    "UpdateRunRequest",
+    "WhoAmIResponse",
+]
+
+API_PREFIX = "/api/v1"
+
+T = TypeVar("T")
+
+Name = Field(min_length=1, max_length=255)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass ``next_page_token`` back as ``page_token`` for the next."""
+
+    items: list[T]
+    next_page_token: str | None = None
+
+
+class CreateWorkspaceRequest(_Strict):
+    name: str = Field(min_length=2, max_length=33, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]+$")
+    properties: dict[str, Any] = {}
+
+
+class CreateExperimentRequest(_Strict):
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class ArchiveRequest(_Strict):
+    archived: bool
+
+
+class CreateRunRequest(_Strict):
+    run_id: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:-]+$")
+    run_type: str = Name
+    status: str = "NotStarted"
+    parent_id: str | None = None
+    display_name: str | None = Field(default=None, max_length=255)
+    description: str | None = None
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    definition: dict[str, Any] | None = None
+
+
+class UpdateRunRequest(_Strict):
+    display_name: str | None = Field(default=None, max_length=255)
+    description: str | None = None
+
+
+class StatusRequest(_Strict):
+    status: str
+    error: dict[str, Any] | None = None
+
+
+class HeartbeatResponse(BaseModel):
+    stop: bool
+
+
+class TagsRequest(_Strict):
+    tags: dict[str, str]
+
+
+class RemoveTagsRequest(_Strict):
+    keys: list[str]
+
+
+class PropertiesRequest(_Strict):
+    properties: dict[str, str]
+
+
+class LogMetricsRequest(_Strict):
+    points: list[MetricPoint] = Field(max_length=100_000)
+
+
+class CreateModelVersionRequest(_Strict):
+    path: str = Field(min_length=1)
+    description: str | None = None
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    framework: str | None = None
+    framework_version: str | None = None
+    run_id: str | None = None
+    experiment_name: str | None = None
+    datasets: list[dict[str, Any]] = []
+
+
+class UpdateModelRequest(_Strict):
+    add_tags: dict[str, str] = {}
+    remove_tags: list[str] = []
+    add_properties: dict[str, str] = {}
+
+
+class CopyRequest(_Strict):
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+
+
+MAX_SECRETS_PER_REQUEST = 1000
+
+
+class SetSecretsRequest(_Strict):
+    """Secret name -> value; each is created or replaced. The store checks names and sizes."""
+
+    secrets: dict[str, str] = Field(max_length=MAX_SECRETS_PER_REQUEST, repr=False)
+
+
+class SecretNamesRequest(_Strict):
+    names: list[str] = Field(max_length=MAX_SECRETS_PER_REQUEST)
+
+
+class TokenRequest(_Strict):
+    """A service principal's client credentials, exchanged for a short-lived token."""
+
+    tenant_id: str = Field(min_length=1, max_length=64)
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: str = Field(min_length=1, max_length=512, repr=False)
+
+
+class TokenResponse(BaseModel):
+    access_token: str = Field(repr=False)
+    token_type: str = "Bearer"
+    expires_in: int
+    expires_on: float
+
+
+class WhoAmIResponse(BaseModel):
+    """The caller, and its role on each workspace (by workspace name)."""
+
+    name: str
+    kind: str
+    roles: dict[str, str]

@@ -1,0 +1,1 @@
+"""Routers of the native REST API, one module per area."""

@@ -1,0 +1,317 @@
+"""``RestStore``: the :class:`~plinth._store.base.Store` of a workspace on a server.
+
+Every call is one request to the server's ``/api/v1`` (see ``plinth._server``); requests are
+built from the shared schemas in ``plinth._api`` and responses validated into the same
+records ``SqlStore`` returns, so the SDK cannot tell the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+
+from plinth._api import (
+    ArchiveRequest,
+    CreateExperimentRequest,
+    CreateModelVersionRequest,
+    CreateRunRequest,
+    CreateWorkspaceRequest,
+    PropertiesRequest,
+    RemoveTagsRequest,
+    SecretNamesRequest,
+    SetSecretsRequest,
+    StatusRequest,
+    TagsRequest,
+    UpdateModelRequest,
+    UpdateRunRequest,
+)
+from plinth._api.client import ApiClient
+from plinth._secrets import check_secret_name, check_secret_value
+from plinth._store.base import (
+    ExperimentRecord,
+    MetricPoint,
+    ModelRecord,
+    RunRecord,
+    RunStatus,
+    SecretRecord,
+    WorkspaceRecord,
+)
+from plinth.exceptions import AuthorizationError, NotFoundError, ValidationError
+
+__all__ = ["RestStore"]
+
+R = TypeVar("R")
+_adapters: dict[Any, TypeAdapter] = {}
+
+
+def _load(kind: Any, data: Any) -> Any:
+    adapter = _adapters.get(kind)
+    if adapter is None:
+        adapter = _adapters[kind] = TypeAdapter(kind)
+    return adapter.validate_python(data)
+
+
+def _body(model: Any) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+class RestStore:
+    """The store of workspace ``workspace_name`` served at ``client.server_url``."""
+
+    def __init__(self, client: ApiClient, workspace_name: str, *, heartbeat_timeout: float = 60):
+        self.client = client
+        self.workspace_name = workspace_name
+        self.heartbeat_timeout = heartbeat_timeout  # applied by the server's own store
+        self._names: dict[str, str] = {}
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def _ws(self) -> str:
+        return f"/workspaces/{quote(self.workspace_name, safe='')}"
+
+    def _run(self, run_id: str) -> str:
+        return f"{self._ws}/runs/{quote(run_id, safe='')}"
+
+    def _name_of(self, workspace_id: str) -> str:
+        if workspace_id not in self._names:
+            for record in self.list_workspaces():
+                self._names[record.id] = record.name
+        if workspace_id not in self._names:
+            raise NotFoundError(f"No workspace with id {workspace_id!r} on this server.")
+        return quote(self._names[workspace_id], safe="")
+
+    def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        params = {k: v for k, v in (params or {}).items() if v is not None}
+        token = None
+        while True:
+            page = self.client.call("GET", path, params={**params, "page_token": token}
+                                    if token else params)
+            yield from page["items"]
+            token = page.get("next_page_token")
+            if not token:
+                return
+
+    def _record(self, kind: type[R], method: str, path: str, body: Any = None,
+                idempotent: bool | None = None) -> R:
+        return _load(kind, self.client.call(method, path, body=body, idempotent=idempotent))
+
+    # -- workspaces -----------------------------------------------------------------------
+
+    def create_workspace(self, name: str, properties: Mapping[str, Any]) -> WorkspaceRecord:
+        body = _body(CreateWorkspaceRequest(name=name, properties=dict(properties)))
+        record = self._record(WorkspaceRecord, "POST", "/workspaces", body, idempotent=False)
+        self._names[record.id] = record.name
+        return record
+
+    def get_workspace(self, name: str) -> WorkspaceRecord:
+        record = self._record(WorkspaceRecord, "GET", f"/workspaces/{quote(name, safe='')}")
+        self._names[record.id] = record.name
+        return record
+
+    def list_workspaces(self) -> list[WorkspaceRecord]:
+        records = [_load(WorkspaceRecord, item) for item in self._pages("/workspaces")]
+        self._names.update({r.id: r.name for r in records})
+        return records
+
+    def delete_workspace(self, name: str) -> None:
+        self.client.call("DELETE", f"/workspaces/{quote(name, safe='')}")
+
+    # -- experiments ----------------------------------------------------------------------
+
+    def create_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
+        path = f"/workspaces/{self._name_of(workspace_id)}/experiments"
+        body = _body(CreateExperimentRequest(name=name))
+        try:
+            return self._record(ExperimentRecord, "POST", path, body, idempotent=True)
+        except AuthorizationError as denied:
+            # A Reader may not create experiments, but may use one that exists.
+            try:
+                return self.get_experiment(workspace_id, name)
+            except NotFoundError:
+                raise denied from None
+
+    def get_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
+        path = f"/workspaces/{self._name_of(workspace_id)}/experiments/{quote(name, safe='')}"
+        return self._record(ExperimentRecord, "GET", path)
+
+    def get_experiment_by_id(self, experiment_id: str) -> ExperimentRecord:
+        return self._record(ExperimentRecord, "GET", f"{self._ws}/experiment-ids/{experiment_id}")
+
+    def list_experiments(self, workspace_id: str,
+                         include_archived: bool = False) -> list[ExperimentRecord]:
+        path = f"/workspaces/{self._name_of(workspace_id)}/experiments"
+        items = self._pages(path, {"include_archived": include_archived})
+        return [_load(ExperimentRecord, item) for item in items]
+
+    def set_experiment_archived(self, experiment_id: str, archived: bool) -> ExperimentRecord:
+        return self._record(ExperimentRecord, "PATCH", f"{self._ws}/experiment-ids/{experiment_id}",
+                            _body(ArchiveRequest(archived=archived)))
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(self, experiment_id: str, run_id: str, *, run_type: str,
+                   status: str = RunStatus.NOT_STARTED, parent_id: str | None = None,
+                   display_name: str | None = None, description: str | None = None,
+                   tags: Mapping[str, str] | None = None,
+                   properties: Mapping[str, str] | None = None,
+                   definition: Mapping[str, Any] | None = None) -> RunRecord:
+        body = _body(CreateRunRequest(
+            run_id=run_id, run_type=run_type, status=status, parent_id=parent_id,
+            display_name=display_name, description=description, tags=dict(tags or {}),
+            properties=dict(properties or {}),
+            definition=dict(definition) if definition is not None else None,
+        ))
+        path = f"{self._ws}/experiment-ids/{experiment_id}/runs"
+        return self._record(RunRecord, "POST", path, body, idempotent=False)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return self._record(RunRecord, "GET", self._run(run_id))
+
+    def list_runs(self, *, experiment_id: str | None = None, parent_id: str | None = None,
+                  run_type: str | None = None, root_only: bool = False) -> list[RunRecord]:
+        params = {"experiment_id": experiment_id, "parent_id": parent_id,
+                  "run_type": run_type, "root_only": root_only}
+        return [_load(RunRecord, item) for item in self._pages(f"{self._ws}/runs", params)]
+
+    def set_status(self, run_id: str, status: str, *,
+                   error: Mapping[str, Any] | None = None) -> RunRecord:
+        body = _body(StatusRequest(status=status, error=dict(error) if error else None))
+        return self._record(RunRecord, "POST", f"{self._run(run_id)}/status", body,
+                            idempotent=True)
+
+    def request_cancel(self, run_id: str) -> RunRecord:
+        return self._record(RunRecord, "POST", f"{self._run(run_id)}/cancel", idempotent=True)
+
+    def heartbeat(self, run_id: str) -> bool:
+        reply = self.client.call("POST", f"{self._run(run_id)}/heartbeat", idempotent=True)
+        return bool(reply["stop"])
+
+    def fail_stale_runs(self) -> list[str]:
+        return list(self.client.call("POST", f"{self._ws}/runs-fail-stale", idempotent=True))
+
+    def update_run(self, run_id: str, *, display_name: str | None = None,
+                   description: str | None = None) -> RunRecord:
+        body = _body(UpdateRunRequest(display_name=display_name, description=description))
+        return self._record(RunRecord, "PATCH", self._run(run_id), body)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> RunRecord:
+        return self._record(RunRecord, "POST", f"{self._run(run_id)}/tags",
+                            _body(TagsRequest(tags=dict(tags))), idempotent=True)
+
+    def remove_tags(self, run_id: str, keys: Iterable[str]) -> RunRecord:
+        return self._record(RunRecord, "POST", f"{self._run(run_id)}/tags-remove",
+                            _body(RemoveTagsRequest(keys=list(keys))), idempotent=True)
+
+    def add_properties(self, run_id: str, properties: Mapping[str, str]) -> RunRecord:
+        return self._record(RunRecord, "POST", f"{self._run(run_id)}/properties",
+                            _body(PropertiesRequest(properties=dict(properties))),
+                            idempotent=True)
+
+    # -- metrics --------------------------------------------------------------------------
+
+    def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        for start in range(0, len(points), 50_000):
+            batch = points[start:start + 50_000]
+            # Plain lists: validating 50,000 tuples client-side would cost more than sending.
+            body = {"points": [list(p) for p in batch]}
+            self.client.call("POST", f"{self._run(run_id)}/metrics", body=body, idempotent=False)
+
+    def get_metrics(self, run_id: str, name: str | None = None) -> list[MetricPoint]:
+        items = self.client.call("GET", f"{self._run(run_id)}/metrics",
+                                 params={"name": name} if name is not None else None)
+        return [MetricPoint(*item) for item in items]
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _model_path(self, workspace_id: str, name: str, version: int | str) -> str:
+        ws = self._name_of(workspace_id)
+        return f"/workspaces/{ws}/models/{quote(name, safe='')}/versions/{version}"
+
+    def create_model_version(self, workspace_id: str, name: str, *, path: str,
+                             description: str | None = None,
+                             tags: Mapping[str, str] | None = None,
+                             properties: Mapping[str, str] | None = None,
+                             framework: str | None = None,
+                             framework_version: str | None = None,
+                             run_id: str | None = None, experiment_name: str | None = None,
+                             datasets: Sequence[Mapping[str, Any]] = ()) -> ModelRecord:
+        body = _body(CreateModelVersionRequest(
+            path=path, description=description, tags=dict(tags or {}),
+            properties=dict(properties or {}), framework=framework,
+            framework_version=framework_version, run_id=run_id,
+            experiment_name=experiment_name, datasets=[dict(d) for d in datasets],
+        ))
+        target = f"/workspaces/{self._name_of(workspace_id)}/models/{quote(name, safe='')}/versions"
+        return self._record(ModelRecord, "POST", target, body, idempotent=False)
+
+    def get_model(self, workspace_id: str, name: str, version: int | None = None) -> ModelRecord:
+        path = self._model_path(workspace_id, name, "latest" if version is None else int(version))
+        return self._record(ModelRecord, "GET", path)
+
+    def list_models(self, workspace_id: str, name: str | None = None) -> list[ModelRecord]:
+        path = f"/workspaces/{self._name_of(workspace_id)}/models"
+        return [_load(ModelRecord, item) for item in self._pages(path, {"name": name})]
+
+    def update_model(self, workspace_id: str, name: str, version: int, *,
+                     add_tags: Mapping[str, str] | None = None,
+                     remove_tags: Iterable[str] = (),
+                     add_properties: Mapping[str, str] | None = None) -> ModelRecord:
+        body = _body(UpdateModelRequest(add_tags=dict(add_tags or {}),
+                                        remove_tags=list(remove_tags),
+                                        add_properties=dict(add_properties or {})))
+        return self._record(ModelRecord, "PATCH", self._model_path(workspace_id, name, version),
+                            body, idempotent=True)
+
+    def delete_model(self, workspace_id: str, name: str, version: int) -> None:
+        self.client.call("DELETE", self._model_path(workspace_id, name, version))
+
+    # -- secrets ----------------------------------------------------------------------------
+    # Plaintext goes to the server in request bodies; the server's store encrypts it with a
+    # key this client never sees. Arguments are checked here first, so a mistake raises the
+    # same error as on a SqlStore without a value ever reaching an error message.
+
+    def _secrets(self, workspace_id: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/secrets"
+
+    def set_secrets(self, workspace_id: str, secrets: Mapping[str, str]) -> None:
+        if not isinstance(secrets, Mapping):
+            raise ValidationError(
+                f"secrets must be a dict of name -> value, got {type(secrets).__name__}."
+            )
+        for name, value in secrets.items():
+            check_secret_name(name, "secret name")
+            check_secret_value(value, f"the value of secret {name!r}")
+        body = _body(SetSecretsRequest(secrets=dict(secrets)))
+        self.client.call("POST", self._secrets(workspace_id), body=body, idempotent=True)
+
+    def get_secrets(self, workspace_id: str, names: Sequence[str]) -> dict[str, str]:
+        wanted = _secret_names(names)
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 1000):
+            body = _body(SecretNamesRequest(names=wanted[start:start + 1000]))
+            found.update(self.client.call("POST", f"{self._secrets(workspace_id)}-get",
+                                          body=body, idempotent=True))
+        return {name: found[name] for name in wanted if name in found}
+
+    def list_secrets(self, workspace_id: str) -> list[SecretRecord]:
+        return [_load(SecretRecord, item) for item in self._pages(self._secrets(workspace_id))]
+
+    def delete_secrets(self, workspace_id: str, names: Sequence[str]) -> None:
+        wanted = _secret_names(names)
+        if wanted:
+            body = _body(SecretNamesRequest(names=wanted))
+            self.client.call("POST", f"{self._secrets(workspace_id)}-delete", body=body,
+                             idempotent=False)
+
+
+def _secret_names(names: Sequence[str]) -> list[str]:
+    if isinstance(names, str):
+        raise ValidationError("names must be a list of secret names, got str.")
+    return list(dict.fromkeys(check_secret_name(n, "secret name") for n in names))
