@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -13,13 +12,12 @@ from plinth._api import CopyRequest, Page
 from plinth._artifacts import check_artifact_name
 from plinth._server.auth import contributor, reader
 from plinth._server.routes._common import MaxResults, PageToken, State, WorkspaceName, paginate
-from plinth.exceptions import NotFoundError, UserErrorException
+from plinth._server.streaming import receive_file, send_file
+from plinth.exceptions import NotFoundError
 
 router = APIRouter(tags=["artifacts"])
 
 FILE = "/workspaces/{workspace}/artifacts/{path:path}"
-_CHUNK = 1 << 20
-_SPOOL = 8 << 20  # bodies up to this size stay in memory; larger ones go to a temp file
 
 
 @router.get("/workspaces/{workspace}/artifacts", dependencies=[Depends(reader)])
@@ -50,32 +48,14 @@ def download_artifact(workspace: WorkspaceName, path: str, state: State,
     arts = state.artifacts(workspace)
     if arts.isdir(path) or not arts.exists(path):
         raise NotFoundError(f"No file {path!r} in workspace {workspace!r}.")
-    source = arts.open(path)
-    source.seek(offset)
-
-    def chunks():
-        with source:
-            while chunk := source.read(_CHUNK):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type="application/octet-stream")
+    return send_file(state, workspace, path, offset)
 
 
 @router.put(FILE, status_code=204, dependencies=[Depends(contributor)])
 async def upload_artifact(workspace: WorkspaceName, path: str, request: Request,
                           state: State) -> None:
     await run_in_threadpool(state.workspace, workspace)
-    name = check_artifact_name(path, "path")
-    limit = state.config.max_artifact_bytes
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as body:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise UserErrorException(f"The file is over the limit of {limit} bytes.")
-            body.write(chunk)
-        body.seek(0)
-        await run_in_threadpool(state.artifacts(workspace).put_stream, name, body)
+    await receive_file(request, state, workspace, check_artifact_name(path, "path"))
 
 
 @router.delete(FILE, status_code=204, dependencies=[Depends(contributor)])

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -73,15 +72,14 @@ from plinth._mlflow.store import PlinthTrackingStore
 from plinth._server.auth import contributor, reader
 from plinth._server.routes._common import State, WorkspaceName
 from plinth._server.state import ServerState
-from plinth.exceptions import PlinthError, UserErrorException, ValidationError
+from plinth._server.streaming import receive_file, send_file
+from plinth.exceptions import PlinthError, ValidationError
 
 __all__ = ["router"]
 
 TRACKING = "/ws/{workspace}/api/2.0/mlflow"
 ARTIFACTS = "/ws/{workspace}/api/2.0/mlflow-artifacts/artifacts"
 _RUNS_PREFIX = "runs"
-_CHUNK = 1 << 20
-_SPOOL = 8 << 20
 
 
 
@@ -445,14 +443,7 @@ def download_artifact(workspace: WorkspaceName, path: str, state: State) -> Stre
     if arts.isdir(name) or not arts.exists(name):
         raise MlflowException(f"No file {name!r} in workspace {workspace!r}.",
                               RESOURCE_DOES_NOT_EXIST)
-    source = arts.open(name)
-
-    def chunks():
-        with source:
-            while chunk := source.read(_CHUNK):
-                yield chunk
-
-    return StreamingResponse(chunks(), media_type="application/octet-stream")
+    return send_file(state, workspace, name)
 
 
 @router.put(ARTIFACTS + "/{path:path}", dependencies=[Depends(contributor)],
@@ -460,17 +451,7 @@ def download_artifact(workspace: WorkspaceName, path: str, state: State) -> Stre
 async def upload_artifact(workspace: WorkspaceName, path: str, request: Request,
                           state: State) -> Response:
     await run_in_threadpool(state.workspace, workspace)
-    name = _run_file_name(path, "path")
-    limit = state.config.max_artifact_bytes
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL) as body:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise UserErrorException(f"The file is over the limit of {limit} bytes.")
-            body.write(chunk)
-        body.seek(0)
-        await run_in_threadpool(state.artifacts(workspace).put_stream, name, body)
+    await receive_file(request, state, workspace, _run_file_name(path, "path"))
     return Response("{}", media_type="application/json")
 
 
