@@ -20,6 +20,7 @@ from plinth.exceptions import NotFoundError
 __all__ = ["RestArtifactStore"]
 
 _CHUNK = 1 << 20
+_SMALL = 8 << 20
 
 
 class RestArtifactStore:
@@ -39,8 +40,15 @@ class RestArtifactStore:
     # -- write ---------------------------------------------------------------------------
 
     def put_file(self, name: str, local_path: str | os.PathLike) -> None:
+        # Send a copy taken now: the file may still be growing (a live log), and the body
+        # must match the length declared when the request started.
         with open(local_path, "rb") as f:
-            self.put_stream(name, f)
+            if os.fstat(f.fileno()).st_size <= _SMALL:
+                self.put_bytes(name, f.read())
+                return
+            with tempfile.TemporaryFile() as copy:
+                shutil.copyfileobj(f, copy, _CHUNK)
+                self.put_stream(name, copy)
 
     def put_bytes(self, name: str, data: bytes) -> None:
         self.client.send("PUT", self._path(name), content=data)
