@@ -12,7 +12,6 @@ import os
 import posixpath
 import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -170,10 +169,6 @@ class ArtifactStore:
         found = self.fs.find(base)
         cut = len(self.root.rstrip("/")) + 1
         return sorted(p[cut:] for p in (f.rstrip("/") for f in found) if ".partial-" not in p)
-
-    def walk_bytes(self, prefix: str) -> Iterator[tuple[str, bytes]]:
-        for name in self.list(prefix):
-            yield name, self.read_bytes(name)
 
     # -- delete --------------------------------------------------------------------------
 
