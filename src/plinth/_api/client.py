@@ -31,7 +31,7 @@ class ApiClient:
         self._http = httpx.Client(
             base_url=self.server_url + API_PREFIX,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            limits=httpx.Limits(max_keepalive_connections=8),
+            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=15.0),
         )
 
     def close(self) -> None:

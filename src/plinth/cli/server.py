@@ -9,6 +9,10 @@ import typer
 
 __all__ = ["serve"]
 
+# Longer than any client keeps an idle connection (ApiClient: 15 s), so a client never sends on
+# a connection the server is closing at that moment.
+SERVER_KEEP_ALIVE_S = 75
+
 
 def serve(
     workspace: Annotated[
@@ -64,7 +68,8 @@ def serve(
     typer.echo(f"Plinth server on http://{host}:{port} "
                f"(API http://{host}:{port}/api/v1, docs /api/v1/docs)", err=True)
     uvicorn.run("plinth._server.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level=log_level, proxy_headers=True)
+                workers=workers, log_level=log_level, proxy_headers=True,
+                timeout_keep_alive=SERVER_KEEP_ALIVE_S)
 
 
 def _announce_auth(config, host: str) -> None:
