@@ -24,6 +24,7 @@ __all__ = [
     "ConcurrencyError",
     "AuthenticationError",
     "AuthorizationError",
+    "DataAccessError",
 ]
 
 
@@ -93,3 +94,8 @@ class AuthenticationError(PlinthError):
 
 class AuthorizationError(PlinthError):
     """The credentials are valid but their role does not allow the operation."""
+
+
+class DataAccessError(UserErrorException):
+    """A datastore could not be read or written: missing or wrong credentials, a bucket or
+    container that does not exist, or storage that cannot be reached."""

@@ -25,11 +25,16 @@ from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BUILTIN_DATASTORES",
+    "DATASTORE_KINDS",
     "TERMINAL_STATUSES",
+    "DatasetRecord",
+    "DatastoreRecord",
     "ExperimentRecord",
     "MetricPoint",
     "ModelRecord",
     "ROLES",
+    "RunDatasetRecord",
     "RunRecord",
     "RunStatus",
     "SecretRecord",
@@ -158,6 +163,73 @@ class SecretRecord:
     name: str
     created_at: float
     updated_at: float
+
+
+# -- data -----------------------------------------------------------------------------------
+
+#: Datastore kinds, named as azureml's ``datastore.datastore_type``.
+DATASTORE_KINDS = ("AzureBlob", "AzureFile", "AzureDataLakeGen2", "S3", "Local", "AzurePostgreSql")
+
+#: The datastores every workspace has, on its own artifact root under ``config["prefix"]``:
+#: name -> kind. The first is the default until another is set.
+BUILTIN_DATASTORES = {"workspaceblobstore": "AzureBlob", "workspacefilestore": "AzureFile"}
+
+
+@dataclass(frozen=True)
+class DatastoreRecord:
+    """A named storage location of a workspace.
+
+    ``config`` holds only settings that are not secret (container, account, endpoint, bucket,
+    folder, host, database, ...); a built-in datastore's is ``{"builtin": True, "prefix":
+    "datastores/<name>"}``, a folder of the workspace's artifact root. Credentials live in the
+    workspace key vault: ``secrets`` maps a setting to the name of the secret that holds it
+    (``{"account_key": "datastore-blob-data-account-key"}``).
+    """
+
+    workspace_id: str
+    name: str
+    kind: str
+    created_at: float
+    config: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    is_default: bool = False
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """One saved dataset definition. A registered one has a ``name`` and a ``version``
+    (1, 2, ... per name, never reused); one saved only so a run can refer to it has neither.
+
+    ``definition`` says how to read the data (sources, format, transformations);
+    ``fingerprint`` what the sources resolved to when it was saved
+    (``{"files": [[name, size, etag_or_mtime], ...], "digest": ...}``).
+    """
+
+    id: str
+    workspace_id: str
+    kind: str
+    created_at: float
+    definition: dict[str, Any]
+    name: str | None = None
+    version: int | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+    registered: bool = True
+
+
+@dataclass(frozen=True)
+class RunDatasetRecord:
+    """Lineage: ``run_id`` consumed (``direction='input'``) or produced (``'output'``) the
+    dataset ``dataset_id``, under the input or output name ``name``, accessed in ``mode``
+    (``direct``, ``download``, ``mount`` or ``upload``)."""
+
+    run_id: str
+    dataset_id: str
+    name: str
+    direction: str
+    mode: str
+    created_at: float
 
 
 # -- users, roles and tokens ---------------------------------------------------------------
@@ -333,6 +405,87 @@ class Store(Protocol):
 
     def delete_secrets(self, workspace_id: str, names: Sequence[str]) -> None:
         """Delete the named secrets; NotFoundError (deleting none) if one does not exist."""
+
+    # datastores. Creating a workspace creates its BUILTIN_DATASTORES, the first the default.
+    # Names: 1-255 letters, digits or '_', starting with a letter (ValidationError otherwise).
+    def create_datastore(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        kind: str,
+        config: Mapping[str, Any],
+        secrets: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+    ) -> DatastoreRecord:
+        """Register a datastore; AlreadyExistsError when the name is taken, unless
+        ``overwrite`` (which replaces kind, config and secrets, keeping the default flag).
+        A built-in datastore cannot be overwritten (ValidationError)."""
+
+    def get_datastore(self, workspace_id: str, name: str) -> DatastoreRecord: ...
+    def list_datastores(self, workspace_id: str) -> list[DatastoreRecord]:
+        """The workspace's datastores, by name."""
+
+    def get_default_datastore(self, workspace_id: str) -> DatastoreRecord: ...
+    def set_default_datastore(self, workspace_id: str, name: str) -> DatastoreRecord:
+        """Make ``name`` the default (and no other)."""
+
+    def delete_datastore(self, workspace_id: str, name: str) -> None:
+        """Unregister a datastore (its files stay where they are). ValidationError for a
+        built-in one or the current default."""
+
+    # datasets
+    def create_dataset(
+        self,
+        workspace_id: str,
+        name: str | None,
+        *,
+        kind: str,
+        definition: Mapping[str, Any],
+        fingerprint: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        create_new_version: bool = False,
+    ) -> DatasetRecord:
+        """Save a dataset. With a ``name``: register the next version of it (1 for a new
+        name; AlreadyExistsError when the name has a registered version and not
+        ``create_new_version``). With ``name=None``: save it unregistered, for lineage."""
+
+    def get_dataset(
+        self, workspace_id: str, name: str, version: int | None = None
+    ) -> DatasetRecord:
+        """A registered version (the latest when ``version`` is None)."""
+
+    def get_dataset_by_id(self, workspace_id: str, dataset_id: str) -> DatasetRecord:
+        """Any saved dataset of the workspace, registered, unregistered or saved for a run."""
+
+    def list_datasets(self, workspace_id: str, name: str | None = None) -> list[DatasetRecord]:
+        """Registered versions (of one name, or of all), by name then newest first."""
+
+    def update_dataset(
+        self,
+        workspace_id: str,
+        name: str,
+        version: int,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> DatasetRecord:
+        """Replace a version's description and/or tags (None leaves one as it is)."""
+
+    def unregister_dataset(self, workspace_id: str, name: str) -> None:
+        """Unregister every version of ``name``; they stay readable by id, so lineage holds,
+        and their numbers are not given out again."""
+
+    # lineage
+    def add_run_datasets(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Record datasets a run used: each entry has ``dataset_id``, ``name``, ``direction``
+        and ``mode``. The datasets must be of the run's workspace (ValidationError)."""
+
+    def list_run_datasets(
+        self, *, run_id: str | None = None, dataset_id: str | None = None
+    ) -> list[RunDatasetRecord]:
+        """Lineage rows of a run, or of a dataset (which runs used it), oldest first."""
 
     # users, roles and tokens: who may use a server, with which role on each workspace.
     # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are
