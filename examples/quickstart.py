@@ -1,8 +1,10 @@
-"""Plinth quickstart: the course's first lab on the embedded default.
+"""Plinth quickstart: the course's first labs on the embedded default.
 
-Creates a workspace in ./demo-workspace, submits the diabetes training script with a
-regularization rate, streams its log, reads its metrics and files, registers the model it
-produced and prints the registry. Run it with ``make demo`` (or ``python examples/quickstart.py``).
+Creates a workspace in ./demo-workspace, uploads the diabetes data to its default datastore
+and registers it as a tabular dataset, submits the training script with the dataset as an
+input and a regularization rate, streams its log, reads its metrics and files, registers the
+model it produced (with its training dataset) and prints the registry. Run it with
+``make demo`` (or ``python examples/quickstart.py``).
 """
 
 import shutil
@@ -10,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from plinth.core import Experiment, Model, Workspace
+from plinth.core import Dataset, Experiment, Model, Workspace
 from plinth.train.sklearn import SKLearn
 
 HERE = Path(__file__).resolve().parent
@@ -23,16 +25,25 @@ ws.write_config(path=WORKSPACE_DIR)
 ws = Workspace.from_config(path=WORKSPACE_DIR)
 print(f"Workspace {ws.name} at {ws.get_details()['workspaceFolder']}")
 
-# 2. The experiment folder holds the script and its data, as in the course.
+# 2. The data goes to the default datastore once, and becomes a versioned dataset.
+default_store = ws.get_default_datastore()
+default_store.upload_files(
+    files=[str(HERE / "data" / "diabetes.csv"), str(HERE / "data" / "diabetes2.csv")],
+    target_path="diabetes-data/", overwrite=True, show_progress=True,
+)
+tab_data_set = Dataset.Tabular.from_delimited_files(path=(default_store, "diabetes-data/*.csv"))
+tab_data_set = tab_data_set.register(workspace=ws, name="diabetes dataset",
+                                     description="diabetes data", tags={"format": "CSV"})
+print(f"Dataset {tab_data_set.name} version {tab_data_set.version}")
+
+# 3. The experiment folder holds only the script; the data comes in as a named input.
 experiment_folder = Path(tempfile.mkdtemp(prefix="diabetes-training-"))
 shutil.copy(HERE / "diabetes-training" / "train_diabetes.py", experiment_folder)
-shutil.copy(HERE / "data" / "diabetes.csv", experiment_folder)
-
-# 3. Submit the script with a parameter and watch it run.
 estimator = SKLearn(
     source_directory=str(experiment_folder),
     entry_script="train_diabetes.py",
-    script_params={"--reg_rate": 0.1},
+    script_params={"--reg_rate": 0.1,
+                   "--input-data": tab_data_set.as_named_input("training_data")},
     compute_target="local",
 )
 experiment = Experiment(workspace=ws, name="diabetes-training")
@@ -54,9 +65,12 @@ run.register_model(
     tags={"Training context": "Script"},
     properties={"AUC": metrics["AUC"], "Accuracy": metrics["Accuracy"]},
     description="Logistic regression on the diabetes data set",
+    datasets=[("training data", tab_data_set)],
 )
 print("\nRegistered models:")
 for model in Model.list(ws):
     print(f"  {model.name} version: {model.version}")
     for key, value in model.properties.items():
         print(f"\t{key}: {value}")
+    for dataset in model.datasets:
+        print(f"\ttrained on: {dataset['name']} version {dataset['version']}")

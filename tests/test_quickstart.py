@@ -24,6 +24,8 @@ def test_quickstart_trains_registers_and_lists(tmp_path):
     assert 0.8 < auc < 1.0
     assert "outputs/model.pkl" in out and "images/ROC.png" in out
     assert "diabetes_model version: 1" in out
+    assert "15000 rows" in out  # both CSVs, read from the registered dataset in the run
+    assert "trained on: diabetes dataset version 1" in out
     assert (tmp_path / "ws" / "config.json").is_file()
 
 

@@ -1,7 +1,8 @@
 """Train a logistic regression on the diabetes data set and log its quality.
 
-Runs as a Plinth script run (``experiment.submit``) or on its own with ``python
-train_diabetes.py``, in which case the offline run prints what it would log.
+Runs as a Plinth script run (``experiment.submit``), reading the dataset passed as the
+``training_data`` input, or on its own with ``python train_diabetes.py`` (reading
+``--data``), in which case the offline run prints what it would log.
 """
 
 import argparse
@@ -22,13 +23,19 @@ from plinth.core import Run  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--reg_rate", type=float, dest="reg", default=0.01)
-parser.add_argument("--data", default="diabetes.csv")
+parser.add_argument("--data", default="diabetes.csv",
+                    help="A CSV file, read when the run has no 'training_data' dataset input.")
+parser.add_argument("--input-data", dest="input_data", help="The training dataset's id.")
 args = parser.parse_args()
 
 run = Run.get_context()
 
 print("Loading data...")
-diabetes = pd.read_csv(args.data)
+if "training_data" in run.input_datasets:
+    diabetes = run.input_datasets["training_data"].to_pandas_dataframe()
+else:
+    diabetes = pd.read_csv(args.data)
+print(f"{len(diabetes)} rows")
 features = ["Pregnancies", "PlasmaGlucose", "DiastolicBloodPressure", "TricepsThickness",
             "SerumInsulin", "BMI", "DiabetesPedigree", "Age"]
 X, y = diabetes[features].values, diabetes["Diabetic"].values

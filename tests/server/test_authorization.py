@@ -123,8 +123,9 @@ class Server:
         run = self.store.create_run(exp.id, f"run-{uuid.uuid4().hex[:8]}", run_type="test")
         self.app.state.plinth.artifacts(ws.name).put_bytes("outputs/model.pkl", b"m")
         self.store.create_model_version(ws.id, "m", path="outputs/model.pkl")
+        dataset = self.store.create_dataset(ws.id, "m", kind="file", definition={})
         return {"workspace": ws.name, "experiment_id": exp.id, "run_id": run.id, "name": "m",
-                "version": "1", "path": "outputs/model.pkl"}
+                "version": "1", "path": "outputs/model.pkl", "dataset_id": dataset.id}
 
     def close(self) -> None:
         self.client.close()
@@ -239,6 +240,21 @@ def test_whoami(server):
     me = server.client.get("/api/v1/auth/whoami", headers=server.headers("Reader")).json()
     assert me["name"] == server.names["Reader"] and me["kind"] == "user"
     assert me["roles"][values["workspace"]] == "Reader"
+
+
+def test_a_reader_may_list_datastores_but_not_create_one(server):
+    values = server.workspace()
+    url = _url("/api/v1/workspaces/{workspace}/datastores", values)
+    listed = server.client.get(url, headers=server.headers("Reader"))
+    assert listed.status_code == 200, listed.text
+    assert [d["name"] for d in listed.json()["items"]] == [
+        "workspaceblobstore", "workspacefilestore"
+    ]
+    body = {"kind": "Local", "config": {"path": "/data"}}
+    refused = server.client.put(f"{url}/mine", json=body, headers=server.headers("Reader"))
+    assert refused.status_code == 403, refused.text
+    created = server.client.put(f"{url}/mine", json=body, headers=server.headers("Contributor"))
+    assert created.status_code == 200 and created.json()["name"] == "mine", created.text
 
 
 def test_disabled_users_and_revoked_tokens_are_refused_at_once(tmp_path):

@@ -34,9 +34,13 @@ from typing import Any
 import pytest
 
 from plinth._store.base import (
+    BUILTIN_DATASTORES,
+    DatasetRecord,
+    DatastoreRecord,
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
+    RunDatasetRecord,
     RunRecord,
     RunStatus,
     SecretRecord,
@@ -128,6 +132,19 @@ def _register_versions(index: int, factory, workspace_id: str, name: str, count:
         start_together()
         return [
             store.create_model_version(workspace_id, name, path=f"p{index}-{i}").version
+            for i in range(count)
+        ]
+    finally:
+        store.close()
+
+
+def _register_datasets(index: int, factory, workspace_id: str, name: str, count: int):
+    store = factory()
+    try:
+        start_together()
+        return [
+            store.create_dataset(workspace_id, name, kind="file", definition={"i": [index, i]},
+                                 create_new_version=True).version
             for i in range(count)
         ]
     finally:
@@ -977,6 +994,328 @@ class StoreSuite:
         assert got["shared"] in {f"{i}-{rounds - 1}" for i in range(threads)}
         assert all(got[f"t{i}-{r}"] == str(r) for i in range(threads) for r in range(rounds))
 
+    # -- datastores -------------------------------------------------------------------------
+
+    def test_a_new_workspace_has_the_builtin_datastores(self, store, ws):
+        listed = store.list_datastores(ws.id)
+        assert [d.name for d in listed] == sorted(BUILTIN_DATASTORES)
+        for record in listed:
+            assert isinstance(record, DatastoreRecord)
+            assert record.workspace_id == ws.id
+            assert record.kind == BUILTIN_DATASTORES[record.name]
+            assert record.config == {"builtin": True, "prefix": f"datastores/{record.name}"}
+            assert record.secrets == {}
+            assert record.is_default == (record.name == "workspaceblobstore")
+            assert store.get_datastore(ws.id, record.name) == record
+        assert store.get_default_datastore(ws.id).name == "workspaceblobstore"
+
+    def test_create_get_list_and_overwrite_datastores(self, store, ws):
+        before = time.time()
+        created = store.create_datastore(
+            ws.id, "blob_data", kind="AzureBlob",
+            config={"account_name": "acct", "container_name": "c", "nested": {"a": [1]}},
+            secrets={"account_key": "datastore-blob-data-account-key"},
+        )
+        assert (created.workspace_id, created.name, created.kind) == (ws.id, "blob_data",
+                                                                      "AzureBlob")
+        assert created.config == {"account_name": "acct", "container_name": "c",
+                                  "nested": {"a": [1]}}
+        assert created.secrets == {"account_key": "datastore-blob-data-account-key"}
+        assert created.is_default is False
+        assert before - 1 <= created.created_at <= time.time() + 1
+        assert store.get_datastore(ws.id, "blob_data") == created
+        assert [d.name for d in store.list_datastores(ws.id)] == [
+            "blob_data", "workspaceblobstore", "workspacefilestore"
+        ]
+        with pytest.raises(AlreadyExistsError, match="overwrite"):
+            store.create_datastore(ws.id, "blob_data", kind="S3", config={})
+        assert store.get_datastore(ws.id, "blob_data") == created
+
+        store.set_default_datastore(ws.id, "blob_data")
+        replaced = store.create_datastore(ws.id, "blob_data", kind="S3",
+                                          config={"bucket": "b"}, overwrite=True)
+        assert (replaced.kind, replaced.config, replaced.secrets) == ("S3", {"bucket": "b"}, {})
+        assert replaced.is_default is True  # overwriting keeps the default flag
+        assert store.get_datastore(ws.id, "blob_data") == replaced
+        other = store.create_workspace(unique("ws"), {})
+        assert [d.name for d in store.list_datastores(other.id)] == sorted(BUILTIN_DATASTORES)
+        with pytest.raises(NotFoundError):
+            store.get_datastore(other.id, "blob_data")
+        with pytest.raises(NotFoundError):
+            store.get_datastore(ws.id, "missing")
+
+    def test_set_default_datastore_moves_the_flag(self, store, ws):
+        store.create_datastore(ws.id, "local_data", kind="Local", config={"path": "/tmp/x"})
+        chosen = store.set_default_datastore(ws.id, "local_data")
+        assert (chosen.name, chosen.is_default) == ("local_data", True)
+        assert store.get_default_datastore(ws.id) == chosen
+        defaults = [d.name for d in store.list_datastores(ws.id) if d.is_default]
+        assert defaults == ["local_data"]
+        store.set_default_datastore(ws.id, "workspacefilestore")
+        assert store.get_default_datastore(ws.id).name == "workspacefilestore"
+        assert [d.name for d in store.list_datastores(ws.id) if d.is_default] == [
+            "workspacefilestore"
+        ]
+        with pytest.raises(NotFoundError):
+            store.set_default_datastore(ws.id, "missing")
+        assert store.get_default_datastore(ws.id).name == "workspacefilestore"
+
+    def test_delete_datastore(self, store, ws):
+        store.create_datastore(ws.id, "doomed", kind="Local", config={"path": "/tmp/x"})
+        store.create_datastore(ws.id, "chosen", kind="Local", config={"path": "/tmp/y"})
+        store.set_default_datastore(ws.id, "chosen")
+        for refused in ("workspaceblobstore", "workspacefilestore", "chosen"):
+            with pytest.raises(ValidationError, match="datastore_name"):
+                store.delete_datastore(ws.id, refused)
+        store.delete_datastore(ws.id, "doomed")
+        with pytest.raises(NotFoundError):
+            store.get_datastore(ws.id, "doomed")
+        with pytest.raises(NotFoundError):
+            store.delete_datastore(ws.id, "doomed")
+        assert [d.name for d in store.list_datastores(ws.id)] == [
+            "chosen", "workspaceblobstore", "workspacefilestore"
+        ]
+
+    @pytest.mark.parametrize("name", ["", "1abc", "_x", "has-dash", "sp ace", "x" * 256, 7])
+    def test_bad_datastore_names_raise(self, store, ws, name):
+        with pytest.raises(ValidationError, match="datastore_name"):
+            store.create_datastore(ws.id, name, kind="Local", config={})
+
+    def test_bad_datastore_kinds_and_builtins_raise(self, store, ws):
+        store.create_datastore(ws.id, "x" * 255, kind="Local", config={})  # the longest name
+        with pytest.raises(ValidationError, match="AzureBlob"):
+            store.create_datastore(ws.id, "fine", kind="Dropbox", config={})
+        with pytest.raises(ValidationError, match="built-in"):
+            store.create_datastore(ws.id, "workspaceblobstore", kind="S3", config={},
+                                   overwrite=True)
+        with pytest.raises(ValidationError, match="builtin"):
+            store.create_datastore(ws.id, "fake", kind="Local", config={"builtin": True})
+        with pytest.raises(NotFoundError):
+            store.create_datastore(uuid.uuid4().hex, "fine", kind="Local", config={})
+        assert store.get_default_datastore(ws.id).name == "workspaceblobstore"
+        assert [d.name for d in store.list_datastores(ws.id)] == [
+            "workspaceblobstore", "workspacefilestore", "x" * 255
+        ]
+
+    # -- datasets ---------------------------------------------------------------------------
+
+    def test_dataset_versions_count_per_name(self, store, ws):
+        definition = {"source": [{"datastore": "workspaceblobstore", "path": "d/*.csv"}],
+                      "format": "delimited", "steps": [{"take": 5}]}
+        before = time.time()
+        first = store.create_dataset(
+            ws.id, "iris", kind="tabular", definition=definition,
+            fingerprint={"files": [["d/a.csv", 10, "e1"]], "digest": "abc"},
+            description="flowers", tags={"stage": "raw"},
+        )
+        assert isinstance(first, DatasetRecord)
+        assert (first.workspace_id, first.name, first.version, first.kind) == (
+            ws.id, "iris", 1, "tabular"
+        )
+        assert first.definition == definition
+        assert first.fingerprint == {"files": [["d/a.csv", 10, "e1"]], "digest": "abc"}
+        assert (first.description, first.tags, first.registered) == ("flowers",
+                                                                     {"stage": "raw"}, True)
+        assert before - 1 <= first.created_at <= time.time() + 1
+        with pytest.raises(AlreadyExistsError, match="create_new_version"):
+            store.create_dataset(ws.id, "iris", kind="tabular", definition={})
+        second = store.create_dataset(ws.id, "iris", kind="tabular", definition={"v": 2},
+                                      create_new_version=True)
+        assert second.version == 2 and second.id != first.id
+        assert (second.description, second.tags, second.fingerprint) == (None, {}, {})
+        assert store.get_dataset(ws.id, "iris") == second
+        assert store.get_dataset(ws.id, "iris", 1) == first
+        assert store.get_dataset(ws.id, "iris", version=2) == second
+        assert store.get_dataset_by_id(ws.id, first.id) == first
+        # A new name starts at 1, whatever create_new_version says; so does another workspace.
+        assert store.create_dataset(ws.id, "other", kind="file", definition={},
+                                    create_new_version=True).version == 1
+        other_ws = store.create_workspace(unique("ws"), {})
+        assert store.create_dataset(other_ws.id, "iris", kind="file",
+                                    definition={}).version == 1
+        with pytest.raises(NotFoundError):
+            store.get_dataset(ws.id, "iris", 3)
+        with pytest.raises(NotFoundError):
+            store.get_dataset(ws.id, "missing")
+
+    def test_list_datasets_by_name_then_newest_first(self, store, ws):
+        b1 = store.create_dataset(ws.id, "b", kind="file", definition={})
+        a1 = store.create_dataset(ws.id, "a", kind="file", definition={})
+        b2 = store.create_dataset(ws.id, "b", kind="file", definition={},
+                                  create_new_version=True)
+        store.create_dataset(ws.id, None, kind="file", definition={})
+        assert store.list_datasets(ws.id) == [a1, b2, b1]
+        assert store.list_datasets(ws.id, "b") == [b2, b1]
+        assert store.list_datasets(ws.id, name="c") == []
+
+    def test_an_unnamed_dataset_is_saved_but_not_listed(self, store, ws):
+        saved = store.create_dataset(ws.id, None, kind="tabular", definition={"q": 1})
+        assert (saved.name, saved.version, saved.registered) == (None, None, False)
+        assert store.get_dataset_by_id(ws.id, saved.id) == saved
+        again = store.create_dataset(ws.id, None, kind="tabular", definition={"q": 1})
+        assert again.id != saved.id
+        assert store.list_datasets(ws.id) == []
+
+    def test_unregister_dataset(self, store, ws):
+        v1 = store.create_dataset(ws.id, "d", kind="file", definition={})
+        v2 = store.create_dataset(ws.id, "d", kind="file", definition={},
+                                  create_new_version=True)
+        kept = store.create_dataset(ws.id, "kept", kind="file", definition={})
+        store.unregister_dataset(ws.id, "d")
+        assert store.list_datasets(ws.id) == [kept]
+        with pytest.raises(NotFoundError):
+            store.get_dataset(ws.id, "d")
+        with pytest.raises(NotFoundError):
+            store.get_dataset(ws.id, "d", 1)
+        with pytest.raises(NotFoundError):
+            store.unregister_dataset(ws.id, "d")
+        with pytest.raises(NotFoundError):
+            store.update_dataset(ws.id, "d", 2, description="x")
+        for old in (v1, v2):  # still readable by id, so lineage holds
+            got = store.get_dataset_by_id(ws.id, old.id)
+            assert (got.name, got.version, got.registered) == ("d", old.version, False)
+        # Registering the name again needs no create_new_version, and numbers go on.
+        v3 = store.create_dataset(ws.id, "d", kind="file", definition={"new": True})
+        assert (v3.version, v3.registered) == (3, True)
+        assert store.list_datasets(ws.id, "d") == [v3]
+        with pytest.raises(NotFoundError):
+            store.unregister_dataset(ws.id, "missing")
+
+    def test_update_dataset(self, store, ws):
+        store.create_dataset(ws.id, "d", kind="file", definition={}, description="old",
+                             tags={"a": "1"})
+        updated = store.update_dataset(ws.id, "d", 1, tags={"b": "2"})
+        assert (updated.description, updated.tags) == ("old", {"b": "2"})
+        updated = store.update_dataset(ws.id, "d", 1, description="new")
+        assert (updated.description, updated.tags) == ("new", {"b": "2"})
+        assert store.update_dataset(ws.id, "d", 1) == updated
+        assert store.get_dataset(ws.id, "d", 1) == updated
+        with pytest.raises(NotFoundError):
+            store.update_dataset(ws.id, "d", 2, description="x")
+        with pytest.raises(NotFoundError):
+            store.update_dataset(ws.id, "missing", 1, description="x")
+
+    def test_get_dataset_by_id_of_another_workspace_raises(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        theirs = store.create_dataset(other.id, "d", kind="file", definition={})
+        unnamed = store.create_dataset(other.id, None, kind="file", definition={})
+        for dataset in (theirs, unnamed):
+            with pytest.raises(NotFoundError):
+                store.get_dataset_by_id(ws.id, dataset.id)
+        with pytest.raises(NotFoundError):
+            store.get_dataset_by_id(ws.id, uuid.uuid4().hex)
+
+    @pytest.mark.parametrize("name", ["", "-x", ".x", "sp ace", "a/b", "x" * 256, 7])
+    def test_bad_dataset_names_raise(self, store, ws, name):
+        with pytest.raises(ValidationError, match="name"):
+            store.create_dataset(ws.id, name, kind="file", definition={})
+        assert store.list_datasets(ws.id) == []
+
+    def test_bad_dataset_arguments_raise(self, store, ws):
+        longest = "9" + "a.-_" * 63 + "ab"
+        assert store.create_dataset(ws.id, longest, kind="file", definition={}).name == longest
+        with pytest.raises(ValidationError, match="definition"):
+            store.create_dataset(ws.id, "d", kind="file", definition=[1])  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="kind"):
+            store.create_dataset(ws.id, "d", kind="", definition={})
+        with pytest.raises(NotFoundError):
+            store.create_dataset(uuid.uuid4().hex, "d", kind="file", definition={})
+        assert [d.name for d in store.list_datasets(ws.id)] == [longest]
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    def test_run_datasets_in_both_directions(self, store, ws, exp):
+        run, other_run = self.new_run(store, exp), self.new_run(store, exp)
+        train = store.create_dataset(ws.id, "train", kind="tabular", definition={})
+        scratch = store.create_dataset(ws.id, None, kind="file", definition={})
+        assert store.list_run_datasets(run_id=run.id) == []
+        before = time.time()
+        entry = {"dataset_id": train.id, "name": "training", "direction": "input",
+                 "mode": "direct"}
+        store.add_run_datasets(run.id, [entry])
+        store.add_run_datasets(run.id, [entry, dict(entry)])  # repeats change nothing
+        time.sleep(0.01)
+        store.add_run_datasets(run.id, [
+            {"dataset_id": scratch.id, "name": "out", "direction": "output", "mode": "upload"},
+            {"dataset_id": train.id, "name": "again", "direction": "input", "mode": "mount"},
+        ])
+        store.add_run_datasets(other_run.id, [{**entry, "mode": "download"}])
+        store.add_run_datasets(other_run.id, [])
+
+        rows = store.list_run_datasets(run_id=run.id)
+        assert all(isinstance(r, RunDatasetRecord) for r in rows)
+        assert [(r.dataset_id, r.name, r.direction, r.mode) for r in rows][0] == (
+            train.id, "training", "input", "direct"
+        )
+        assert {(r.name, r.direction, r.mode) for r in rows[1:]} == {
+            ("out", "output", "upload"), ("again", "input", "mount")
+        }
+        assert all(r.run_id == run.id and before - 1 <= r.created_at <= time.time() + 1
+                   for r in rows)
+        used = store.list_run_datasets(dataset_id=train.id)
+        assert [(r.run_id, r.name) for r in used] == [
+            (run.id, "training"), (run.id, "again"), (other_run.id, "training")
+        ]
+        assert [r.run_id for r in store.list_run_datasets(dataset_id=scratch.id)] == [run.id]
+        assert [r.name for r in store.list_run_datasets(run_id=run.id,
+                                                        dataset_id=scratch.id)] == ["out"]
+
+    def test_run_datasets_are_checked(self, store, ws, exp):
+        run = self.new_run(store, exp)
+        mine = store.create_dataset(ws.id, "mine", kind="file", definition={})
+        other_ws = store.create_workspace(unique("ws"), {})
+        theirs = store.create_dataset(other_ws.id, "theirs", kind="file", definition={})
+        good = {"dataset_id": mine.id, "name": "in", "direction": "input", "mode": "direct"}
+        with pytest.raises(ValidationError, match="workspace"):
+            store.add_run_datasets(run.id, [good, {**good, "dataset_id": theirs.id}])
+        with pytest.raises(NotFoundError):
+            store.add_run_datasets(run.id, [good, {**good, "dataset_id": uuid.uuid4().hex}])
+        with pytest.raises(NotFoundError):
+            store.add_run_datasets(unique("missing"), [good])
+        for bad in ({**good, "direction": "sideways"}, {**good, "mode": "teleport"},
+                    {**good, "name": ""}, {"dataset_id": mine.id}):
+            with pytest.raises(ValidationError, match="entries"):
+                store.add_run_datasets(run.id, [good, bad])
+        assert store.list_run_datasets(run_id=run.id) == []  # all or none
+        with pytest.raises(NotFoundError):
+            store.list_run_datasets(run_id=unique("missing"))
+
+    def test_delete_workspace_deletes_its_data(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        used = []
+        for workspace in (doomed, kept):
+            store.create_datastore(workspace.id, "mine", kind="Local", config={"path": "/x"})
+            used.append(store.create_dataset(workspace.id, "d", kind="file", definition={}))
+            exp = store.create_experiment(workspace.id, "exp")
+            run = self.new_run(store, exp)
+            store.add_run_datasets(run.id, [{"dataset_id": used[-1].id, "name": "in",
+                                             "direction": "input", "mode": "direct"}])
+        store.delete_workspace(doomed.name)
+        assert len(store.list_datastores(kept.id)) == 3
+        assert len(store.list_datasets(kept.id)) == 1
+        assert len(store.list_run_datasets(dataset_id=used[1].id)) == 1
+        with pytest.raises(NotFoundError):
+            store.list_run_datasets(dataset_id=used[0].id)
+        again = store.create_workspace(doomed.name, {})
+        assert [d.name for d in store.list_datastores(again.id)] == sorted(BUILTIN_DATASTORES)
+        assert store.list_datasets(again.id) == []
+
+    def test_data_records_are_frozen_copies(self, store, ws):
+        config = {"path": "/x", "opts": {"a": 1}}
+        datastore = store.create_datastore(ws.id, "mine", kind="Local", config=config)
+        config["opts"]["a"] = 2
+        datastore.config["path"] = "/changed"
+        definition = {"steps": [1]}
+        dataset = store.create_dataset(ws.id, "d", kind="file", definition=definition)
+        definition["steps"].append(2)
+        dataset.definition["steps"].append(3)
+        assert store.get_datastore(ws.id, "mine").config == {"path": "/x", "opts": {"a": 1}}
+        assert store.get_dataset(ws.id, "d").definition == {"steps": [1]}
+        for record, attr in [(datastore, "is_default"), (dataset, "version")]:
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(record, attr, None)
+
     # -- users, roles and tokens ------------------------------------------------------------
 
     @pytest.fixture
@@ -1205,6 +1544,21 @@ class StoreSuite:
         listed = store.list_models(ws.id, "shared")
         assert sorted(m.version for m in listed) == every
         assert len({m.path for m in listed}) == len(every)
+
+    def test_processes_register_versions_of_one_dataset(
+        self, store, store_factory, ws, process_pool
+    ):
+        per_process = 5
+        results = process_pool.run_together(
+            _register_datasets, store_factory, ws.id, "shared", per_process
+        )
+        for versions in results:
+            assert versions == sorted(versions)
+        every = sorted(v for versions in results for v in versions)
+        assert every == list(range(1, PROCESSES * per_process + 1))
+        listed = store.list_datasets(ws.id, "shared")
+        assert [d.version for d in listed] == every[::-1]
+        assert len({tuple(d.definition["i"]) for d in listed}) == len(every)
 
     def test_processes_create_runs_in_one_experiment(self, store, store_factory, ws, process_pool):
         per_process = 6

@@ -18,7 +18,8 @@ process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests m
 
 TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
-    "models",
+    "models", "users", "role_assignments", "tokens", "secrets", "datastores", "datasets",
+    "run_datasets",
 }
 
 
@@ -121,6 +122,41 @@ class MigrationTests:
         store = SqlStore(new_database)
         try:
             assert store.get_workspace("kept") == ws
+        finally:
+            store.close()
+        assert _revision(new_database) == migrate.HEAD
+
+    def test_upgrade_from_0003_gives_existing_workspaces_the_builtin_datastores(
+        self, new_database
+    ):
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            for ws_id, name in [("w1", "old-one"), ("w2", "old-two")]:
+                conn.execute(
+                    text("INSERT INTO workspaces (id, name, created_at, properties) "
+                         "VALUES (:id, :name, 12.5, '{}')"),
+                    {"id": ws_id, "name": name},
+                )
+        assert _revision(new_database) == "0003"
+        store = SqlStore(new_database)
+        try:
+            for ws_id in ("w1", "w2"):
+                listed = store.list_datastores(ws_id)
+                assert [(d.name, d.kind, d.is_default) for d in listed] == [
+                    ("workspaceblobstore", "AzureBlob", True),
+                    ("workspacefilestore", "AzureFile", False),
+                ]
+                for d in listed:
+                    assert d.config == {"builtin": True, "prefix": f"datastores/{d.name}"}
+                    assert (d.secrets, d.created_at) == ({}, 12.5)
+                assert store.get_default_datastore(ws_id).name == "workspaceblobstore"
+            assert store.create_dataset("w1", "d", kind="file", definition={}).version == 1
         finally:
             store.close()
         assert _revision(new_database) == migrate.HEAD

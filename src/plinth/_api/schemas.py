@@ -10,8 +10,11 @@ from plinth._store.base import MetricPoint
 
 __all__ = [
     "API_PREFIX",
+    "AddRunDatasetsRequest",
     "ArchiveRequest",
     "CopyRequest",
+    "CreateDatasetRequest",
+    "CreateDatastoreRequest",
     "CreateExperimentRequest",
     "CreateModelVersionRequest",
     "CreateRunRequest",
@@ -21,12 +24,14 @@ __all__ = [
     "Page",
     "PropertiesRequest",
     "RemoveTagsRequest",
+    "RunDatasetEntry",
     "SecretNamesRequest",
     "SetSecretsRequest",
     "StatusRequest",
     "TagsRequest",
     "TokenRequest",
     "TokenResponse",
+    "UpdateDatasetRequest",
     "UpdateModelRequest",
     "UpdateRunRequest",
     "WhoAmIResponse",
@@ -121,6 +126,46 @@ class UpdateModelRequest(_Strict):
     add_tags: dict[str, str] = {}
     remove_tags: list[str] = []
     add_properties: dict[str, str] = {}
+
+
+# Data: the store checks names, kinds, directions and modes, so a client gets its errors.
+class CreateDatastoreRequest(_Strict):
+    """Register the datastore named in the path; ``overwrite`` replaces one that exists."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    config: dict[str, Any] = {}
+    secrets: dict[str, str] = {}
+    overwrite: bool = False
+
+
+class CreateDatasetRequest(_Strict):
+    """Register the next version of ``name``, or save unregistered when ``name`` is None."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    kind: str = Field(min_length=1, max_length=64)
+    definition: dict[str, Any]
+    fingerprint: dict[str, Any] = {}
+    description: str | None = None
+    tags: dict[str, str] = {}
+    create_new_version: bool = False
+
+
+class UpdateDatasetRequest(_Strict):
+    """None leaves a field as it is."""
+
+    description: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class RunDatasetEntry(_Strict):
+    dataset_id: str = Name
+    name: str = Name
+    direction: str = Field(min_length=1, max_length=16)
+    mode: str = Field(min_length=1, max_length=16)
+
+
+class AddRunDatasetsRequest(_Strict):
+    entries: list[RunDatasetEntry] = Field(max_length=1000)
 
 
 class CopyRequest(_Strict):

@@ -43,6 +43,8 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
             "relative to the source directory."
         )
     store, artifacts = location.store(), location.artifacts()
+    definition["inputs"] = _save_inputs(store, experiment.workspace_id,
+                                        definition.get("inputs") or [])
     snapshot_id = take_snapshot(source, artifacts)
     definition.update(source_directory=str(source), snapshotId=snapshot_id)
     run_id = new_run_id(experiment.name)
@@ -59,8 +61,31 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
         properties=properties,
         definition=definition,
     )
+    lineage = [{"dataset_id": s["dataset_id"], "name": s["name"], "direction": "input",
+                "mode": s["mode"]} for s in definition["inputs"] if s["kind"] == "dataset"]
+    if lineage:
+        store.add_run_datasets(run_id, lineage)
     launch_worker(location, run_id)
     return run_id
+
+
+def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
+                 ) -> list[dict[str, Any]]:
+    """Check the datastores the inputs name, and save datasets that were never saved, so
+    the run records exactly which dataset versions it used."""
+    saved = []
+    for spec in specs:
+        spec = dict(spec)
+        if spec["kind"] == "datastore_path":
+            store.get_datastore(workspace_id, spec["datastore"])
+        elif "dataset_id" not in spec:
+            dataset = spec.pop("dataset")
+            spec["dataset_id"] = store.create_dataset(
+                workspace_id, None, kind=dataset["kind"], definition=dataset["definition"]).id
+        else:
+            store.get_dataset_by_id(workspace_id, spec["dataset_id"])
+        saved.append(spec)
+    return saved
 
 
 def launch_worker(location: WorkspaceLocation, run_id: str) -> None:

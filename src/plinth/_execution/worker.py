@@ -21,9 +21,11 @@ from typing import Any
 
 from plinth._artifacts import ArtifactStore
 from plinth._compute import LocalProcess
+from plinth._execution.inputs import PreparedInputs, prepare_inputs, substitute, upload_outputs
 from plinth._execution.snapshot import restore_snapshot
 from plinth._location import ENV_RUN_ID, ENV_WORKSPACE, WorkspaceLocation, heartbeat_interval
 from plinth._store import TERMINAL_STATUSES, RunStatus, Store
+from plinth.exceptions import PlinthError
 
 __all__ = ["main", "build_command"]
 
@@ -70,6 +72,7 @@ class _Worker:
         self.log_is_live = local is not None
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "ab", buffering=0)
+        self.inputs = PreparedInputs()
 
     def say(self, message: str) -> None:
         self.log.write(f"[plinth] {message}\n".encode())
@@ -110,13 +113,26 @@ class _Worker:
             "PYTHONUNBUFFERED": "1",
             **{str(k): str(v) for k, v in (definition.get("environment_variables") or {}).items()},
         }
-        command = build_command(definition)
+        try:
+            self.inputs = prepare_inputs(self.location, self.workspace_id(record),
+                                         definition.get("inputs") or [], self.workdir, self.say)
+        except PlinthError as exc:
+            self.say(f"Could not prepare the run's inputs: {exc}")
+            self.upload_outputs()
+            self.set_status(RunStatus.FAILED, {
+                "code": "UserError", "message": f"Could not prepare the run's inputs: {exc}"})
+            return
+        env.update(self.inputs.env())
+        command = substitute(build_command(definition), self.inputs.values)
         if self.set_status(RunStatus.RUNNING) in TERMINAL_STATUSES:
             return
         self.say(f"Running {' '.join(command)} in {self.workdir}")
         process = LocalProcess(command, cwd=self.workdir, env=env, output=self.log)
         code, reason = self.supervise(process, definition.get("max_run_duration_seconds"))
         self.finish(code, reason)
+
+    def workspace_id(self, record) -> str:
+        return self.store.get_experiment_by_id(record.experiment_id).workspace_id
 
     def supervise(self, process: LocalProcess, max_seconds: float | None) -> tuple[int, str | None]:
         """Wait for the script, heartbeating; stop it on cancel or when over time."""
@@ -141,6 +157,14 @@ class _Worker:
     def finish(self, code: int, reason: str | None) -> None:
         self.set_status(RunStatus.FINALIZING)
         self.say(f"Process exited with code {code}; uploading outputs and logs.")
+        failure = None
+        if code == 0 and reason is None and self.inputs.uploads:
+            try:
+                upload_outputs(self.location, self.workspace_id(self.store.get_run(self.run_id)),
+                               self.inputs.uploads, self.say)
+            except PlinthError as exc:
+                failure = f"The script succeeded but its data outputs were not uploaded: {exc}"
+                self.say(failure)
         self.upload_outputs()
         if reason == "canceled":
             self.set_status(RunStatus.CANCELED)
@@ -149,6 +173,8 @@ class _Worker:
                 "code": "RunTimeout",
                 "message": "The run exceeded its max_run_duration_seconds and was stopped.",
             })
+        elif failure:
+            self.set_status(RunStatus.FAILED, {"code": "UserError", "message": failure})
         elif code == 0:
             self.set_status(RunStatus.COMPLETED)
         else:

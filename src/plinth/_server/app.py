@@ -35,7 +35,16 @@ def error_response(status: int, code: str, message: str) -> JSON:
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
-    from plinth._server.routes import artifacts, auth, mlflow, models, runs, secrets, workspaces
+    from plinth._server.routes import (
+        artifacts,
+        auth,
+        data,
+        mlflow,
+        models,
+        runs,
+        secrets,
+        workspaces,
+    )
 
     app = FastAPI(
         title="Plinth workspace server",
@@ -94,7 +103,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, workspaces, runs, models, artifacts, secrets):
+    for module in (auth, workspaces, runs, models, artifacts, secrets, data):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
     return app

@@ -2,11 +2,16 @@
 
 from plinth._store.base import (
     ACTIVE_STATUSES,
+    BUILTIN_DATASTORES,
+    DATASTORE_KINDS,
     ROLES,
     TERMINAL_STATUSES,
+    DatasetRecord,
+    DatastoreRecord,
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
+    RunDatasetRecord,
     RunRecord,
     RunStatus,
     SecretRecord,
@@ -20,11 +25,16 @@ from plinth._store.sql import SqlStore, redact_uri
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BUILTIN_DATASTORES",
+    "DATASTORE_KINDS",
     "ROLES",
     "TERMINAL_STATUSES",
+    "DatasetRecord",
+    "DatastoreRecord",
     "ExperimentRecord",
     "MetricPoint",
     "ModelRecord",
+    "RunDatasetRecord",
     "RunRecord",
     "RunStatus",
     "SecretRecord",

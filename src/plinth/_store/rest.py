@@ -14,7 +14,10 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 
 from plinth._api import (
+    AddRunDatasetsRequest,
     ArchiveRequest,
+    CreateDatasetRequest,
+    CreateDatastoreRequest,
     CreateExperimentRequest,
     CreateModelVersionRequest,
     CreateRunRequest,
@@ -25,19 +28,28 @@ from plinth._api import (
     SetSecretsRequest,
     StatusRequest,
     TagsRequest,
+    UpdateDatasetRequest,
     UpdateModelRequest,
     UpdateRunRequest,
 )
 from plinth._api.client import ApiClient
 from plinth._secrets import check_secret_name, check_secret_value
 from plinth._store.base import (
+    DatasetRecord,
+    DatastoreRecord,
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
+    RunDatasetRecord,
     RunRecord,
     RunStatus,
     SecretRecord,
     WorkspaceRecord,
+)
+from plinth._store.sql_data import (
+    check_dataset_args,
+    check_datastore_args,
+    check_run_datasets,
 )
 from plinth.exceptions import AuthorizationError, NotFoundError, ValidationError
 
@@ -309,6 +321,102 @@ class RestStore:
             body = _body(SecretNamesRequest(names=wanted))
             self.client.call("POST", f"{self._secrets(workspace_id)}-delete", body=body,
                              idempotent=False)
+
+    # -- datastores and datasets ------------------------------------------------------------
+    # Arguments are checked here too, so a mistake raises what a SqlStore raises rather than
+    # the server's generic 422 for a body it cannot parse.
+
+    def _datastore(self, workspace_id: str, name: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/datastores/{quote(name, safe='')}"
+
+    def create_datastore(self, workspace_id: str, name: str, *, kind: str,
+                         config: Mapping[str, Any], secrets: Mapping[str, str] | None = None,
+                         overwrite: bool = False) -> DatastoreRecord:
+        config, secrets = check_datastore_args(name, kind, config, secrets)
+        body = _body(CreateDatastoreRequest(kind=kind, config=config, secrets=secrets,
+                                            overwrite=overwrite))
+        return self._record(DatastoreRecord, "PUT", self._datastore(workspace_id, name), body,
+                            idempotent=overwrite)
+
+    def get_datastore(self, workspace_id: str, name: str) -> DatastoreRecord:
+        return self._record(DatastoreRecord, "GET", self._datastore(workspace_id, name))
+
+    def list_datastores(self, workspace_id: str) -> list[DatastoreRecord]:
+        path = f"/workspaces/{self._name_of(workspace_id)}/datastores"
+        return [_load(DatastoreRecord, item) for item in self._pages(path)]
+
+    def get_default_datastore(self, workspace_id: str) -> DatastoreRecord:
+        path = f"/workspaces/{self._name_of(workspace_id)}/default-datastore"
+        return self._record(DatastoreRecord, "GET", path)
+
+    def set_default_datastore(self, workspace_id: str, name: str) -> DatastoreRecord:
+        return self._record(DatastoreRecord, "PUT",
+                            f"{self._datastore(workspace_id, name)}/default", idempotent=True)
+
+    def delete_datastore(self, workspace_id: str, name: str) -> None:
+        self.client.call("DELETE", self._datastore(workspace_id, name), idempotent=False)
+
+    def _datasets(self, workspace_id: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/datasets"
+
+    def create_dataset(self, workspace_id: str, name: str | None, *, kind: str,
+                       definition: Mapping[str, Any],
+                       fingerprint: Mapping[str, Any] | None = None,
+                       description: str | None = None, tags: Mapping[str, str] | None = None,
+                       create_new_version: bool = False) -> DatasetRecord:
+        check_dataset_args(name, kind, definition)
+        body = _body(CreateDatasetRequest(
+            name=name, kind=kind, definition=dict(definition),
+            fingerprint=dict(fingerprint or {}), description=description,
+            tags=dict(tags or {}), create_new_version=create_new_version,
+        ))
+        return self._record(DatasetRecord, "POST", self._datasets(workspace_id), body,
+                            idempotent=False)
+
+    def get_dataset(self, workspace_id: str, name: str,
+                    version: int | None = None) -> DatasetRecord:
+        which = "latest" if version is None else int(version)
+        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}/versions/{which}"
+        return self._record(DatasetRecord, "GET", path)
+
+    def get_dataset_by_id(self, workspace_id: str, dataset_id: str) -> DatasetRecord:
+        path = f"/workspaces/{self._name_of(workspace_id)}/dataset-ids/{quote(dataset_id, safe='')}"
+        return self._record(DatasetRecord, "GET", path)
+
+    def list_datasets(self, workspace_id: str, name: str | None = None) -> list[DatasetRecord]:
+        items = self._pages(self._datasets(workspace_id), {"name": name})
+        return [_load(DatasetRecord, item) for item in items]
+
+    def update_dataset(self, workspace_id: str, name: str, version: int, *,
+                       description: str | None = None,
+                       tags: Mapping[str, str] | None = None) -> DatasetRecord:
+        body = _body(UpdateDatasetRequest(description=description,
+                                          tags=dict(tags) if tags is not None else None))
+        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}/versions/{int(version)}"
+        return self._record(DatasetRecord, "PATCH", path, body, idempotent=True)
+
+    def unregister_dataset(self, workspace_id: str, name: str) -> None:
+        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}"
+        self.client.call("DELETE", path, idempotent=False)
+
+    # -- lineage ----------------------------------------------------------------------------
+
+    def add_run_datasets(self, run_id: str, entries: Sequence[Mapping[str, Any]]) -> None:
+        rows = check_run_datasets(entries)
+        for start in range(0, max(len(rows), 1), 1000):
+            body = _body(AddRunDatasetsRequest(entries=rows[start:start + 1000]))
+            self.client.call("POST", f"{self._run(run_id)}/datasets", body=body,
+                             idempotent=True)
+
+    def list_run_datasets(self, *, run_id: str | None = None,
+                          dataset_id: str | None = None) -> list[RunDatasetRecord]:
+        if run_id is not None:
+            items = self._pages(f"{self._run(run_id)}/datasets", {"dataset_id": dataset_id})
+        elif dataset_id is not None:
+            items = self._pages(f"{self._ws}/dataset-ids/{quote(dataset_id, safe='')}/runs")
+        else:
+            raise ValidationError("Give run_id, dataset_id or both to list lineage.")
+        return [_load(RunDatasetRecord, item) for item in items]
 
 
 def _secret_names(names: Sequence[str]) -> list[str]:

@@ -176,3 +176,53 @@ secrets = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+datastores = Table(
+    "datastores",
+    metadata,
+    Column(
+        "workspace_id",
+        String(64),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(255), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("secrets", Text, nullable=False, default="{}"),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Unregistered versions keep their name and number, so numbers are never given out again.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=True),
+    Column("version", Integer, nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False, default="{}"),
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("registered", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("workspace_id", "name", "version", name="uq_datasets_name_version"),
+    Index("ix_datasets_workspace_name", "workspace_id", "name"),
+)
+
+run_datasets = Table(
+    "run_datasets",
+    metadata,
+    Column("run_id", String(255), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("dataset_id", String(64), ForeignKey("datasets.id"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("direction", String(16), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_run_datasets_dataset", "dataset_id"),
+)

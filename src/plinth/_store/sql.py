@@ -28,6 +28,7 @@ from plinth._store.base import (
     WorkspaceRecord,
 )
 from plinth._store.schema import (
+    datastores,
     experiments,
     metric_points,
     metric_series,
@@ -35,6 +36,7 @@ from plinth._store.schema import (
     runs,
     workspaces,
 )
+from plinth._store.sql_data import SqlData, builtin_datastore_rows
 from plinth._store.sql_secrets import SqlSecrets
 from plinth._store.sql_users import SqlUsers
 from plinth.exceptions import (
@@ -55,7 +57,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore(SqlSecrets, SqlUsers):
+class SqlStore(SqlData, SqlSecrets, SqlUsers):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,
@@ -124,6 +126,9 @@ class SqlStore(SqlSecrets, SqlUsers):
                         properties=_dumps(record.properties),
                     )
                 )
+                conn.execute(
+                    insert(datastores), builtin_datastore_rows(record.id, record.created_at)
+                )
         except IntegrityError:
             raise AlreadyExistsError(f"A workspace named {name!r} already exists.") from None
         return record
@@ -148,6 +153,7 @@ class SqlStore(SqlSecrets, SqlUsers):
             series_ids = select(metric_series.c.id).where(metric_series.c.run_id.in_(run_ids))
             conn.execute(delete(metric_points).where(metric_points.c.series_id.in_(series_ids)))
             conn.execute(delete(metric_series).where(metric_series.c.run_id.in_(run_ids)))
+            self._delete_data(conn, ws.id, run_ids)
             conn.execute(delete(runs).where(runs.c.experiment_id.in_(exp_ids)))
             conn.execute(delete(experiments).where(experiments.c.workspace_id == ws.id))
             conn.execute(delete(models).where(models.c.workspace_id == ws.id))

@@ -1,9 +1,12 @@
-"""The ``plinth`` command line: workspaces, experiments, runs and models.
+"""The ``plinth`` command line: workspaces, experiments, runs, models, datastores and datasets.
 
 Every command except ``workspace create``/``workspace list`` works on one workspace, found
 from ``--workspace-config PATH`` (a config.json or a folder to search), ``-w/--workspace
 NAME`` (one created on this machine), or else the config.json (or .plinth/config.json) in
 the current folder or a folder above it. Listing and show commands take ``--json``.
+
+``datastore`` lists a workspace's datastores (settings, never credentials) and uploads and
+downloads their files; ``dataset`` registers, lists, shows and profiles its datasets.
 
 ``server``, ``user`` and ``token`` are for whoever runs a workspace server (``user`` and
 ``token`` work on its database directly); ``login`` saves a token for a server's users.
@@ -13,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from plinth.cli import experiments, login, models, runs, server, users, workspace
+from plinth.cli import data, experiments, login, models, runs, server, users, workspace
 
 __all__ = ["app", "main"]
 
@@ -28,6 +31,8 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(experiments.app, name="experiment")
 app.add_typer(runs.app, name="run")
 app.add_typer(models.app, name="model")
+app.add_typer(data.datastore_app, name="datastore")
+app.add_typer(data.dataset_app, name="dataset")
 app.command("server")(server.serve)
 app.add_typer(users.app, name="user")
 app.add_typer(users.tokens_app, name="token")

@@ -1,6 +1,9 @@
-"""The core SDK: workspaces, experiments, runs, run configurations and models."""
+"""The core SDK: workspaces, experiments, runs, run configurations, models, datastores and
+datasets."""
 
 from plinth._version import __version__ as VERSION
+from plinth.core.dataset import Dataset
+from plinth.core.datastore import Datastore
 from plinth.core.experiment import Experiment
 from plinth.core.keyvault import Keyvault
 from plinth.core.model import Model
@@ -10,6 +13,8 @@ from plinth.core.workspace import Workspace
 
 __all__ = [
     "VERSION",
+    "Dataset",
+    "Datastore",
     "Experiment",
     "Keyvault",
     "Model",

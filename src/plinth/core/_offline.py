@@ -34,6 +34,11 @@ class OfflineRun:
         self._properties: dict[str, str] = {}
         self._status = "Running"
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """An offline run has no inputs: the script reads its data some other way."""
+        return {}
+
     def _log(self, name: str, value: Any, kind: str, step: int | None = None) -> None:
         self._points.append(MetricPoint(name, value, kind, step))
         print(f"Attempted to log {kind} metric {name}:\n{value}")

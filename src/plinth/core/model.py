@@ -148,7 +148,7 @@ class Model:
                 framework_version=str(framework_version) if framework_version else None,
                 run_id=run_id,
                 experiment_name=experiment_name,
-                datasets=_dataset_refs(datasets),
+                datasets=_dataset_refs(datasets, workspace),
             )
         except BaseException:
             arts.delete(prefix)
@@ -321,11 +321,14 @@ def _strings(values: Mapping[str, Any] | None, argument: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in values.items()}
 
 
-def _dataset_refs(datasets: Any) -> list[dict[str, Any]]:
-    """azureml takes ``[(scenario, dataset), ...]``; record each dataset's identity."""
+def _dataset_refs(datasets: Any, workspace: "Workspace") -> list[dict[str, Any]]:
+    """azureml takes ``[(scenario, dataset), ...]``; record each dataset's identity (saving
+    a dataset that never was, so the model's lineage names an exact version)."""
     refs = []
     for item in datasets or []:
         scenario, dataset = item if isinstance(item, tuple) else ("training", item)
+        if hasattr(dataset, "_ensure_saved"):
+            dataset._ensure_saved(workspace)
         refs.append({
             "scenario": str(scenario),
             "name": getattr(dataset, "name", None) or str(dataset),

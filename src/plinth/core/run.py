@@ -321,6 +321,39 @@ class Run:
 
     # -- secrets -------------------------------------------------------------------------
 
+    # -- data ----------------------------------------------------------------------------
+
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The run's dataset inputs by name: the dataset itself for a direct input, the local
+        folder it was downloaded or mounted to inside the run (the dataset elsewhere)."""
+        from plinth._execution.inputs import read_input_datasets
+        from plinth.core.dataset import Dataset
+
+        ws = self.experiment.workspace
+        inside = read_input_datasets() if os.environ.get(ENV_RUN_ID) == self.id else {}
+        found: dict[str, Any] = {}
+        for name, entry in inside.items():
+            found[name] = entry["path"] or Dataset.get_by_id(ws, entry["id"])
+        for row in self._store.list_run_datasets(run_id=self.id):
+            if row.direction == "input" and row.name not in found:
+                found[row.name] = Dataset.get_by_id(ws, row.dataset_id)
+        return found
+
+    def _dataset_details(self, direction: str) -> list[dict[str, Any]]:
+        ws = self.experiment.workspace
+        details = []
+        for row in self._store.list_run_datasets(run_id=self.id):
+            if row.direction != direction:
+                continue
+            record = ws._store.get_dataset_by_id(ws._id, row.dataset_id)
+            details.append({
+                "dataset": {"id": record.id, "name": record.name, "version": record.version},
+                "consumptionDetails": {"type": f"Run{direction.title()}",
+                                       "inputName": row.name, "mechanism": row.mode},
+            })
+        return details
+
     def get_secret(self, name: str) -> str:
         """The value of secret ``name`` in the workspace's key vault."""
         return self._experiment.workspace.get_default_keyvault().get_secret(name)
@@ -478,8 +511,8 @@ class Run:
             "tags": dict(r.tags),
             "properties": dict(r.properties),
             "runDefinition": definition,
-            "inputDatasets": [],
-            "outputDatasets": [],
+            "inputDatasets": self._dataset_details("input"),
+            "outputDatasets": self._dataset_details("output"),
             "logFiles": {n: self._artifacts.uri + f"/runs/{r.id}/{n}"
                          for n in self.get_file_names() if n.startswith("logs/")},
         }

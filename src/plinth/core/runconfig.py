@@ -31,6 +31,8 @@ class RunConfiguration:
         self.max_run_duration_seconds: int | None = None
         self.node_count = 1
         self.command = command
+        # Datasets and data references given as inputs= rather than as arguments.
+        self.inputs: list[Any] = []
         if conda_dependencies is not None:
             self.environment = {"conda_dependencies": _describe(conda_dependencies)}
 
@@ -107,13 +109,18 @@ class ScriptRunConfig:
                 "(the machine Plinth runs on)."
             )
         command = self.command or rc.command
+        inputs: list[dict[str, Any]] = []
         if isinstance(command, (list, tuple)):
-            command = convert_arguments(command)
+            command = convert_arguments(command, inputs)
+        arguments = convert_arguments(self.arguments, inputs)
+        for item in rc.inputs:
+            convert_arguments([item], inputs)
         return {
             "source_directory": self.source_directory,
             "script": self.script,
-            "arguments": convert_arguments(self.arguments),
+            "arguments": arguments,
             "command": command,
+            "inputs": inputs,
             "target": target or "local",
             "framework": rc.framework,
             "environment": _describe(rc.environment),
@@ -132,11 +139,22 @@ def target_name(target: Any) -> str | None:
     return getattr(target, "name", str(target))
 
 
-def convert_arguments(arguments: Sequence[Any]) -> list[str]:
-    """azureml's conversion: strings as they are, other values with ``str()``."""
+def convert_arguments(arguments: Sequence[Any], inputs: list[dict[str, Any]] | None = None
+                      ) -> list[str]:
+    """azureml's conversion: strings as they are, other values with ``str()``; datasets and
+    data references become placeholders the run's worker replaces with local paths (their
+    specs are added to ``inputs``)."""
+    from plinth._execution.inputs import add_spec
+
     out = []
     for value in arguments:
-        if hasattr(value, "_as_argument"):
+        if hasattr(value, "_input_spec"):
+            if inputs is None:
+                raise UserErrorException(
+                    f"{value!r} can only be passed as an argument of a submitted run."
+                )
+            out.append(add_spec(inputs, value._input_spec()))
+        elif hasattr(value, "_as_argument"):
             out.append(value._as_argument())
         elif isinstance(value, (str, int, float, bool)) or value is None:
             out.append(str(value))

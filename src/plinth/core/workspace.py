@@ -206,6 +206,34 @@ class Workspace:
         return {m.name: m for m in Model.list(self, latest=True)}
 
     @property
+    def datastores(self) -> dict[str, Any]:
+        """Datastores by name (the built-in ``workspaceblobstore`` and ``workspacefilestore``
+        and every registered one)."""
+        from plinth.core.datastore import Datastore
+
+        return {r.name: Datastore._from_record(self, r)
+                for r in self._store.list_datastores(self._id)}
+
+    def get_default_datastore(self) -> Any:
+        """The datastore used when none is named (``workspaceblobstore`` unless changed)."""
+        from plinth.core.datastore import Datastore
+
+        return Datastore._from_record(self, self._store.get_default_datastore(self._id))
+
+    def set_default_datastore(self, name: str) -> None:
+        from plinth.core.datastore import Datastore
+
+        Datastore.get(self, name)  # a clear error naming the datastores there are
+        self._store.set_default_datastore(self._id, name)
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        """The latest version of each registered dataset, by name."""
+        from plinth.core.dataset import Dataset
+
+        return Dataset.get_all(self)
+
+    @property
     def _store(self):
         return self._location.store()
 

@@ -61,11 +61,12 @@ class Estimator:
                 f"vm_size={vm_size!r} asks for a new cluster; on local compute leave it out, or "
                 "create a compute target with AmlCompute.provisioning_configuration(vm_size=...)."
             )
-        if inputs:
-            raise UserErrorException(
-                "inputs= (data references and datasets) is not supported yet; pass file paths "
-                "in script_params instead."
-            )
+        for item in inputs or []:
+            if not hasattr(item, "_input_spec"):
+                raise UserErrorException(
+                    f"inputs= takes datasets (ds.as_named_input('name')) and data references "
+                    f"(datastore.path('folder').as_download()), got {item!r}."
+                )
         if resume_from is not None:
             raise UserErrorException(
                 "resume_from is not supported; download the checkpoint with "
@@ -79,6 +80,7 @@ class Estimator:
         run_config = RunConfiguration(framework="Python")
         run_config.target = compute_target or "local"
         run_config.environment_variables = dict(environment_variables or {})
+        run_config.inputs = list(inputs or [])
         run_config.environment = environment_definition or {
             "conda_packages": [*self._framework_packages, *(conda_packages or [])],
             "pip_packages": list(pip_packages or []),

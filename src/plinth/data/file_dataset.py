@@ -1,0 +1,133 @@
+"""``FileDataset``: a set of files (images, documents, anything) to download or mount."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from plinth.data.abstract_dataset import AbstractDataset
+from plinth.exceptions import UserErrorException
+
+__all__ = ["FileDataset", "MountContext"]
+
+log = logging.getLogger(__name__)
+
+
+class FileDataset(AbstractDataset):
+    _kind = "file"
+
+    def _files_now(self) -> list[Any]:
+        from plinth._data.tabular import apply_file_transforms
+
+        files = self._resolved()
+        kept = apply_file_transforms([f.relname for f in files], self._transforms())
+        by_name = {f.relname: f for f in files}
+        return [by_name[n] for n in kept]
+
+    def to_path(self) -> list[str]:
+        """The files' paths relative to the dataset's base folder (``/a/b.jpg``)."""
+        return ["/" + f.relname for f in self._files_now()]
+
+    def download(self, target_path: str | os.PathLike | None = None,
+                 overwrite: bool = False, ignore_not_found: bool = False) -> list[str]:
+        """Download the files into ``target_path`` (a new temporary folder by default),
+        keeping their relative paths; returns the local paths."""
+        from plinth._data.transfer import download_pairs
+
+        target = Path(target_path or tempfile.mkdtemp(prefix="plinth-dataset-")).resolve()
+        files = self._files_now()
+        pairs = [(f.files, f.name, target / f.relname) for f in files]
+        download_pairs(pairs, overwrite=overwrite, show_progress=False)
+        return [str(p) for _, _, p in pairs]
+
+    def mount(self, mount_point: str | os.PathLike | None = None, **kwargs: Any
+              ) -> "MountContext":
+        """A context manager that makes the files appear under ``mount_point``."""
+        return MountContext(self, mount_point)
+
+    # -- transformations ---------------------------------------------------------------------
+
+    def take(self, count: int) -> "FileDataset":
+        from plinth.data.tabular_dataset import _count
+
+        return self._derive({"op": "take", "n": _count(count, "count")})
+
+    def skip(self, count: int) -> "FileDataset":
+        from plinth.data.tabular_dataset import _count
+
+        return self._derive({"op": "skip", "n": _count(count, "count")})
+
+    def take_sample(self, probability: float, seed: int | None = None) -> "FileDataset":
+        from plinth.data.tabular_dataset import _fraction
+
+        return self._derive({"op": "take_sample", "probability": _fraction(probability),
+                             "seed": seed})
+
+    def random_split(self, percentage: float, seed: int | None = None
+                     ) -> tuple["FileDataset", "FileDataset"]:
+        from plinth.data.tabular_dataset import _fraction
+
+        if seed is None:
+            import random
+
+            seed = random.randrange(2**31)
+        share = _fraction(percentage, "percentage")
+        return tuple(self._derive({"op": "random_split", "percentage": share, "seed": seed,
+                                   "part": part}) for part in (0, 1))
+
+
+class MountContext:
+    """The files of a FileDataset under one folder, for as long as the context lasts.
+
+    Plinth has no FUSE driver: files already on this machine's disk are linked in place
+    (nothing is copied), and others are downloaded on start into the mount point, which
+    then acts as a read-through cache; ``stop()`` removes it."""
+
+    def __init__(self, dataset: FileDataset, mount_point: str | os.PathLike | None = None):
+        self._dataset = dataset
+        self._owned = mount_point is None
+        self.mount_point = str(Path(mount_point or tempfile.mkdtemp(prefix="plinth-mount-"))
+                               .resolve())
+
+    def start(self) -> None:
+        from plinth._data.transfer import download_pairs
+
+        root = Path(self.mount_point)
+        if root.exists() and any(root.iterdir()):
+            raise UserErrorException(f"mount_point={self.mount_point!r} is not empty.")
+        root.mkdir(parents=True, exist_ok=True)
+        remote = []
+        for f in self._dataset._files_now():
+            target = root / f.relname
+            local = f.files.local_path(f.name)
+            if local is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.symlink_to(local)
+            else:
+                remote.append((f.files, f.name, target))
+        if remote:
+            log.info("No FUSE mount is available: downloading %d file(s) into %s as a local "
+                     "cache.", len(remote), self.mount_point)
+            download_pairs(remote, overwrite=True, show_progress=False)
+
+    def stop(self) -> None:
+        root = Path(self.mount_point)
+        if self._owned:
+            shutil.rmtree(root, ignore_errors=True)
+        elif root.exists():
+            for child in root.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child, ignore_errors=True)
+                else:
+                    child.unlink()
+
+    def __enter__(self) -> "MountContext":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
