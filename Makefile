@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Node tools the tests run (Azurite, the Azure Storage emulator), from package.json.
+NODE_STAMP := node_modules/.installed
 
 .PHONY: setup demo test test-fast lint bench clean
 
@@ -12,10 +14,19 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(NODE_STAMP): package.json $(wildcard package-lock.json)
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: Azurite is not installed, so the Azure Blob tests skip (and fail in CI)." >&2; \
+	elif [ -f package-lock.json ]; then \
+		npm ci --silent --no-audit --no-fund && touch $@; \
+	else \
+		npm install --silent --no-audit --no-fund && touch $@; \
+	fi
+
+setup: $(STAMP) $(NODE_STAMP)
 
 ## The end-to-end quickstart on the embedded default (SQLite + a folder).
-demo: setup
+demo: $(STAMP)
 	$(PY) examples/quickstart.py
 
 ## Every test: SQLite and PostgreSQL, slow ones included.
@@ -35,4 +46,4 @@ bench: setup
 	$(PY) benchmarks/server_load.py
 
 clean:
-	rm -rf $(VENV) demo-workspace .pytest_cache
+	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

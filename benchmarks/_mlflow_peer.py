@@ -29,9 +29,10 @@ def main() -> int:
 
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.pop("MLFLOW_ENABLE_ASYNC_LOGGING", None)  # the default: synchronous calls
-    import mlflow
     from mlflow.entities import Metric
     from mlflow.tracking import MlflowClient
+
+    import mlflow
 
     mlflow.set_tracking_uri(f"sqlite:///{args.db}")
     experiment_id = mlflow.set_experiment("bench").experiment_id  # creates the schema

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import write_script
 
 from plinth.core import Dataset, Experiment, Model, ScriptRunConfig
 from plinth.train.sklearn import SKLearn
-from tests.conftest import write_script
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +161,57 @@ def test_missing_input_data_fails_the_run_with_a_clear_error(ws, uploaded, scrip
     run.wait_for_completion(raise_on_error=False)
     assert run.get_status() == "Failed"
     assert "matches no files" in run.get_details()["error"]["error"]["message"]
+
+
+READ_BOTH = """
+    import os
+    from plinth.core import Run
+
+    run = Run.get_context()
+    table = run.input_datasets["from_s3"].to_pandas_dataframe()
+    folder = run.input_datasets["from_blob"]
+    rows = 0
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name)) as f:
+            rows += sum(1 for _ in f) - 1
+    run.log("s3_rows", len(table))
+    run.log("blob_rows", rows)
+"""
+
+
+def test_runs_read_datasets_on_s3_and_azure_blob(ws, s3_server, azurite, script_dir):
+    from plinth.core import Datastore
+    from plinth.exceptions import DataAccessError
+
+    s3 = Datastore.register_s3(ws, "s3_data", bucket="plinth-test",
+                               endpoint_url=s3_server["FSSPEC_S3_ENDPOINT_URL"],
+                               access_key_id="test", secret_access_key="test")
+    blob = Datastore.register_azure_blob_container(
+        ws, "blob_data", container_name=azurite.create_container(),
+        account_name=azurite.account, account_key=azurite.key, endpoint=azurite.url)
+    with pytest.raises(DataAccessError):
+        Datastore.register_azure_blob_container(
+            ws, "blob_bad", container_name="nothing", account_name=azurite.account,
+            account_key=azurite.key[::-1], endpoint=azurite.url)
+    assert "blob_bad" not in ws.datastores
+    assert not [s for s in ws.get_default_keyvault().list_secrets() if "blob-bad" in s["name"]]
+
+    prefix = f"runs-{ws.name}"
+    s3.upload_files([str(DATA / "diabetes.csv")], target_path=f"{prefix}/diabetes",
+                    show_progress=False)
+    blob.upload_files([str(DATA / "diabetes2.csv")], target_path="diabetes",
+                      show_progress=False)
+    from_s3 = Dataset.Tabular.from_delimited_files((s3, f"{prefix}/diabetes/*.csv"))
+    from_s3 = from_s3.register(ws, "s3 diabetes")
+    from_blob = Dataset.File.from_files((blob, "diabetes/*.csv")).register(ws, "blob files")
+    assert len(from_s3.to_pandas_dataframe()) == 10_000
+
+    write_script(script_dir, "read_both.py", READ_BOTH)
+    config = ScriptRunConfig(str(script_dir), "read_both.py", arguments=[
+        from_s3.as_named_input("from_s3"), from_blob.as_named_input("from_blob").as_mount()])
+    run = Experiment(ws, "cloud-data").submit(config)
+    run.wait_for_completion(raise_on_error=True)
+    metrics = run.get_metrics()
+    assert (metrics["s3_rows"], metrics["blob_rows"]) == (10_000, 5_000)
+    names = {d["dataset"]["name"] for d in run.get_details()["inputDatasets"]}
+    assert names == {"s3 diabetes", "blob files"}

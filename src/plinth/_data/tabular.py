@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,9 @@ _Reread = Callable[[int, set[str]], pa.Table]
 
 
 def read_files(
-    files: Sequence[Source], fmt: Mapping[str, Any], limit: int | None = None
+    files: Iterable[tuple[DatastoreFiles, str] | Source],
+    fmt: Mapping[str, Any],
+    limit: int | None = None,
 ) -> pa.Table:
     """All ``files`` (datastore, name), in order, as one table in format ``fmt``. A third
     item, when given (as in ``resolve.ResolvedFile``), is the name ``include_path`` shows.
@@ -120,7 +122,7 @@ def read_files(
     """
     if not isinstance(fmt, Mapping):
         raise ValidationError(f"fmt must be a dict such as {{'format': 'parquet'}}, not {fmt!r}.")
-    if limit is not None and (not isinstance(limit, int) or limit < 0):
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise ValidationError(f"limit must be a whole number >= 0 or None, not {limit!r}.")
     reader = _reader(fmt)
     sources = [_source(f) for f in files]
@@ -360,7 +362,8 @@ class _Parquet(_Reader):
     def _read(self, source: Source, limit: int | None, as_string: frozenset[str]) -> pa.Table:
         with _open(source) as stream:
             if limit is None:
-                return pq.read_table(stream)
+                local = isinstance(stream, str)
+                return pq.read_table(stream, memory_map=local, partitioning=None)
             parquet = pq.ParquetFile(stream)
             batches = parquet.iter_batches(batch_size=max(min(limit, 65_536), 1))
             return _first_rows(batches, limit, parquet.schema_arrow)
