@@ -71,6 +71,11 @@ def make_files(folder: Path, count: int, size: int) -> list[Path]:
     return paths
 
 
+def describe(count: int, size: int) -> str:
+    """``2,000 x 4 KB``, ``4 x 64 MB``."""
+    return f"{count:,} x {size / KB:g} KB" if size < MB else f"{count:,} x {size / MB:g} MB"
+
+
 def tree_bytes(folder: Path) -> tuple[int, int]:
     """(files, bytes) under ``folder``."""
     files = total = 0
@@ -256,7 +261,7 @@ def main() -> int:
                             lambda key=key, dst=boto_down: boto3_download(client, f"boto3/{key}",
                                                                           dst))
                 count, size = sets[key]
-                console.print(f"{key}: {count:,} files of {size / KB:g} KB, "
+                console.print(f"{key} files, {describe(count, size)}: "
                               f"{args.warmup} warm-up + {args.repeat} measured rounds ...")
                 results[key] = timed_rounds(cases, args.repeat, args.warmup, console)
                 # Check what the downloads left: every file, every byte.
@@ -295,7 +300,7 @@ def main() -> int:
     ratios: dict[str, float] = {}
     for key, timings in results.items():
         count, size = sets[key]
-        what = f"{count:,} x {size / KB:g} KB" if size < MB else f"{count:,} x {size / MB:g} MB"
+        what = describe(count, size)
         for store_key in labels:
             if f"{store_key}_plinth_up" not in timings:
                 continue

@@ -98,4 +98,9 @@ class AuthorizationError(PlinthError):
 
 class DataAccessError(UserErrorException):
     """A datastore could not be read or written: missing or wrong credentials, a bucket or
-    container that does not exist, or storage that cannot be reached."""
+    container that does not exist, or storage that cannot be reached. ``reason`` is
+    ``'auth'``, ``'missing'``, ``'unreachable'`` or ``'other'``."""
+
+    def __init__(self, message: str, reason: str = "other"):
+        super().__init__(message)
+        self.reason = reason

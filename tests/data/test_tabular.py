@@ -16,14 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from plinth._data.expressions import column
-from plinth._data.tabular import (
-    apply_file_transforms,
-    apply_transforms,
-    needs_rows,
-    read_files,
-    read_sql,
-    write_table,
-)
+from plinth._data.sql import read_sql
+from plinth._data.tabular import read_files, write_table
+from plinth._data.transforms import apply_file_transforms, apply_transforms, needs_rows
 from plinth.exceptions import ValidationError
 
 DIABETES = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"

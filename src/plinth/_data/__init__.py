@@ -5,7 +5,10 @@
                   over fsspec (local folders, s3fs, adlfs, smb) or a server's artifact API.
 * ``transfer``    parallel upload/download with a progress bar and skip-existing.
 * ``tabular``     reading resolved files into a pyarrow Table (delimited, parquet, JSON
-                  lines, SQL) and applying a definition's transformations.
+                  lines), and writing a table as files.
+* ``columns``     column types (``set_column_types``) and converting columns to them.
+* ``transforms``  applying a definition's transformations to a table or a list of files.
+* ``sql``         reading a SQL query's rows into a pyarrow Table.
 * ``expressions`` column expressions for ``TabularDataset.filter`` (JSON-serialisable).
 * ``profile``     per-column statistics of a table.
 """

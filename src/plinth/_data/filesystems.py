@@ -173,9 +173,7 @@ def _builtin(location: Any, record: DatastoreRecord) -> DatastoreFiles:
 
 
 def _azure_blob(record: DatastoreRecord, secrets: Mapping[str, str]) -> FsspecFiles:
-    config = record.config
-    container = str(config["container_name"])
-    return _adlfs(record, secrets, container, "blob")
+    return _adlfs(record, secrets, str(record.config["container_name"]), "blob")
 
 
 def _azure_gen2(record: DatastoreRecord, secrets: Mapping[str, str]) -> FsspecFiles:
@@ -354,6 +352,7 @@ class FsspecFiles:
         if self._fs is None:
             with self._lock:
                 if self._fs is None:
+                    self.check_reachable()
                     try:
                         self._fs = fsspec.filesystem(self.protocol, **self.storage_options)
                     except ImportError as exc:
@@ -492,13 +491,30 @@ class FsspecFiles:
         except PlinthError:
             raise
         except FileNotFoundError as exc:
-            if _is_missing_container(exc) or self._container_missing():
+            if _classify(exc) == "missing" or self._container_missing():
                 raise self._missing_container() from None
             raise NotFoundError(
                 f"No file {name!r} in {self._place.label} ({self.uri})."
             ) from None
         except Exception as exc:
             raise self._error(exc, action, name) from exc
+
+    def check_reachable(self, timeout: float = 5.0) -> None:
+        """Fail at once (a DataAccessError with reason 'unreachable') when the service's
+        host does not accept connections, instead of after a client library's retries."""
+        host, port = _host_port(self._place.endpoint)
+        if host is None:
+            return
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError as exc:
+            place = self._place
+            raise DataAccessError(
+                f"Could not reach {place.endpoint} for {place.label} ({self.uri}): {exc}. "
+                "Check the endpoint and account names and that the service is running and "
+                f"reachable from this machine. {place.fix}.",
+                reason="unreachable",
+            ) from None
 
     def _container_missing(self) -> bool:
         place = self._place
@@ -519,7 +535,8 @@ class FsspecFiles:
         place = self._place
         return DataAccessError(
             f"The {place.container_word} {place.container!r} of {place.label} ({self.uri}) "
-            f"does not exist at {place.endpoint}. Create it, or check its name: {place.fix}."
+            f"does not exist at {place.endpoint}. Create it, or check its name: {place.fix}.",
+            reason="missing",
         )
 
     def _error(self, exc: BaseException, action: str, name: str) -> DataAccessError:
@@ -533,13 +550,15 @@ class FsspecFiles:
             return DataAccessError(
                 f"{place.endpoint} refused the credentials of {place.label} ({self.uri})"
                 f"{f' to {action} {name!r}' if name else ''}: {detail}. Check its "
-                f"{place.credentials}. {place.fix}."
+                f"{place.credentials}. {place.fix}.",
+                reason="auth",
             )
         if kind == "unreachable":
             return DataAccessError(
                 f"Could not reach {place.endpoint} to {action} {what} ({self.uri}): {detail}. "
                 f"Check the endpoint and account names and that the service is running and "
-                f"reachable from this machine. {place.fix}."
+                f"reachable from this machine. {place.fix}.",
+                reason="unreachable",
             )
         return DataAccessError(f"Could not {action} {what} ({self.uri}): {detail}")
 
@@ -729,10 +748,6 @@ def _code_and_status(e: BaseException) -> tuple[str | None, int | None]:
     return (str(code) if code else None), (status if isinstance(status, int) else None)
 
 
-def _is_missing_container(exc: BaseException) -> bool:
-    return _classify(exc) == "missing"
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
@@ -753,6 +768,17 @@ def _redact_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2] if parts.scheme in ("http", "https") else parts.netloc
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def _host_port(endpoint: str) -> tuple[str | None, int]:
+    """The host and port behind a place's endpoint (None for a local disk)."""
+    if endpoint == "AWS S3":
+        return "s3.amazonaws.com", 443
+    if "://" in endpoint:
+        parts = urlsplit(endpoint)
+        return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    host, sep, port = endpoint.rpartition(":")
+    return (host, int(port)) if sep and port.isdigit() else (None, 0)
 
 
 def _endpoint_of(url: str, protocol: str) -> str:

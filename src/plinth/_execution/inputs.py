@@ -133,8 +133,8 @@ def _dataset(location: Any, workspace_id: str, spec: Mapping[str, Any], target: 
     if spec["mode"] == "direct":
         return spec["dataset_id"]
     from plinth._data.resolve import resolve
-    from plinth._data.tabular import apply_file_transforms
     from plinth._data.transfer import download_pairs
+    from plinth._data.transforms import apply_file_transforms
 
     record = location.store().get_dataset_by_id(workspace_id, spec["dataset_id"])
     files = resolve(location, workspace_id, record.definition.get("sources", []))

@@ -7,7 +7,9 @@ reads and writes go through fsspec (adlfs for Azure, s3fs for S3, local folders)
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,8 @@ __all__ = [
     "LocalDatastore",
     "S3Datastore",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class Datastore:
@@ -389,15 +393,25 @@ def _register(workspace: "Workspace", name: str, kind: str, config: Mapping[str,
 
 
 def _check_access(workspace: "Workspace", record: DatastoreRecord, create: bool) -> None:
+    """Refused credentials or a missing container fail the registration. Storage this
+    machine cannot reach is registered with a warning: runs elsewhere may reach it."""
     from plinth._data.filesystems import open_datastore
 
     files = open_datastore(workspace._location, record)
-    if create and files.fs is not None and not files.fs.exists(files.root):
-        try:
-            files.fs.mkdir(files.root)
-        except Exception as exc:  # noqa: BLE001 - any storage error explains itself
-            raise DataAccessError(f"Could not create {files.uri}: {exc}") from exc
-    files.list()
+    try:
+        if create and files.fs is not None and not files.fs.exists(files.root):
+            try:
+                files.fs.mkdir(files.root)
+            except Exception as exc:  # noqa: BLE001 - any storage error explains itself
+                raise DataAccessError(f"Could not create {files.uri}: {exc}") from exc
+        files.list()
+    except DataAccessError as exc:
+        if exc.reason != "unreachable" or create:
+            raise
+        message = (f"Datastore {record.name!r} is registered without checking its storage, "
+                   f"which this machine cannot reach: {exc}")
+        log.warning(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
 
 
 def _restore_secrets(store: Any, ws_id: str, names: Iterable[str],

@@ -21,7 +21,7 @@ class FileDataset(AbstractDataset):
     _kind = "file"
 
     def _files_now(self) -> list[Any]:
-        from plinth._data.tabular import apply_file_transforms
+        from plinth._data.transforms import apply_file_transforms
 
         files = self._resolved()
         kept = apply_file_transforms([f.relname for f in files], self._transforms())

@@ -20,16 +20,17 @@ class TabularDataset(AbstractDataset):
     # -- reading ---------------------------------------------------------------------------
 
     def _table(self):
-        from plinth._data import tabular
+        from plinth._data import sql, tabular
+        from plinth._data.transforms import apply_transforms, needs_rows
 
         fmt = self._definition["format"]
         transforms = self._transforms()
         if fmt.get("format") == "sql":
-            table = tabular.read_sql(self._sql_url(fmt["datastore"]), fmt["query"])
+            table = sql.read_sql(self._sql_url(fmt["datastore"]), fmt["query"])
         else:
             files = [(f.files, f.name) for f in self._resolved()]
-            table = tabular.read_files(files, fmt, limit=tabular.needs_rows(transforms))
-        return tabular.apply_transforms(table, transforms)
+            table = tabular.read_files(files, fmt, limit=needs_rows(transforms))
+        return apply_transforms(table, transforms)
 
     def _sql_url(self, datastore_name: str) -> str:
         from plinth._data.filesystems import sql_url
