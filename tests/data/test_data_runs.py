@@ -215,3 +215,29 @@ def test_runs_read_datasets_on_s3_and_azure_blob(ws, s3_server, azurite, script_
     assert (metrics["s3_rows"], metrics["blob_rows"]) == (10_000, 5_000)
     names = {d["dataset"]["name"] for d in run.get_details()["inputDatasets"]}
     assert names == {"s3 diabetes", "blob files"}
+
+
+MOUNTED = """
+    import os, sys
+    from plinth.core import Run
+
+    folder = sys.argv[1]
+    run = Run.get_context()
+    run.log("files", len(os.listdir(folder)))
+    run.tag("folder", os.path.realpath(folder))
+"""
+
+
+def test_a_mounted_datastore_path_is_read_in_place_when_it_is_on_this_disk(ws, uploaded,
+                                                                           script_dir):
+    write_script(script_dir, "mounted.py", MOUNTED)
+    config = ScriptRunConfig(str(script_dir), "mounted.py",
+                             arguments=[uploaded.path("diabetes-data").as_mount()])
+    run = Experiment(ws, "mounted").submit(config)
+    run.wait_for_completion(raise_on_error=True)
+    assert run.get_metrics()["files"] == 2
+    local = uploaded._files.local_path("diabetes-data")
+    if local is not None:  # a folder artifact root: no copy at all
+        assert run.get_tags()["folder"] == str(local.resolve())
+    else:  # a server's store: a local cache inside the run's folder
+        assert "inputs" in run.get_tags()["folder"]

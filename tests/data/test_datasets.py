@@ -210,3 +210,69 @@ def test_credentials_stay_in_the_key_vault(ws):
     store.unregister()
     names = {s["name"] for s in vault.list_secrets()}
     assert record.secrets["secret_access_key"] not in names
+
+
+@pytest.mark.postgres
+def test_sql_datastore_and_query_dataset(tmp_path, pg_database):
+    import sqlalchemy as sa
+
+    from plinth.core import Workspace
+
+    engine = sa.create_engine(pg_database)
+    frame = pd.read_csv(DATA / "diabetes2.csv")
+    frame.to_sql("patients", engine, index=False)
+    engine.dispose()
+    url = sa.engine.make_url(pg_database)
+
+    ws = Workspace.create("sql-ws", path=tmp_path / "ws")
+    sql_store = Datastore.register_azure_postgre_sql(
+        ws, "patients_db", server_name=url.host, database_name=url.database,
+        user_id=url.username or "postgres", user_password="any password: trust auth",
+        port_number=url.port, enforce_ssl=False)
+    assert sql_store.datastore_type == "AzurePostgreSql"
+    query = 'SELECT "PatientID", "Age", "Diabetic" FROM patients WHERE "Age" > 60'
+    ds = Dataset.Tabular.from_sql_query((sql_store, query))
+    ds = ds.register(ws, "older patients from sql")
+    result = Dataset.get_by_name(ws, "older patients from sql").to_pandas_dataframe()
+    assert len(result) == int((frame["Age"] > 60).sum())
+    assert list(result.columns) == ["PatientID", "Age", "Diabetic"]
+    with pytest.raises(UserErrorException, match="from_sql_query"):
+        Dataset.Tabular.from_delimited_files((sql_store, "*.csv"))
+
+
+def test_parquet_and_json_lines_datasets_and_conversions(ws, uploaded, tmp_path):
+    csv = Dataset.Tabular.from_delimited_files((uploaded, "diabetes-data/diabetes2.csv"))
+    as_parquet = csv.to_parquet_files()
+    assert isinstance(as_parquet, FileDataset)
+    names = as_parquet.to_path()
+    assert names and all(n.endswith(".parquet") for n in names)
+    as_csv = csv.take(100).to_csv_files()
+    assert all(n.endswith(".csv") for n in as_csv.to_path())
+
+    folder = tmp_path / "conv"
+    folder.mkdir()
+    frame = pd.read_csv(DATA / "diabetes2.csv")
+    frame.to_parquet(folder / "part.parquet")
+    frame.head(300).to_json(folder / "rows.jsonl", orient="records", lines=True)
+    uploaded.upload(str(folder), "converted-by-hand", show_progress=False)
+    parquet = Dataset.Tabular.from_parquet_files((uploaded, "converted-by-hand/*.parquet"))
+    assert parquet.to_pandas_dataframe()["BMI"].sum() == pytest.approx(frame["BMI"].sum())
+    jsonl = Dataset.Tabular.from_json_lines_files((uploaded, "converted-by-hand/rows.jsonl"))
+    assert len(jsonl.to_pandas_dataframe()) == 300
+
+
+def test_a_file_dataset_on_s3_mounts_through_a_local_cache(tmp_path, s3_server):
+    from plinth.core import Workspace
+
+    ws = Workspace.create("s3-mount", path=tmp_path / "ws")
+    s3 = Datastore.register_s3(ws, "s3_files", bucket="plinth-test",
+                               endpoint_url=s3_server["FSSPEC_S3_ENDPOINT_URL"],
+                               access_key_id="test", secret_access_key="test",
+                               prefix=f"mount-{tmp_path.name}")
+    s3.upload_files([str(DATA / "diabetes2.csv")], target_path="csv", show_progress=False)
+    files = Dataset.File.from_files((s3, "csv/*.csv"))
+    with files.mount() as context:
+        copy = Path(context.mount_point) / "diabetes2.csv"
+        assert copy.read_bytes() == (DATA / "diabetes2.csv").read_bytes()
+        assert not copy.is_symlink()  # S3 is not on this disk: a cached copy
+    assert not Path(context.mount_point).exists()
