@@ -1205,13 +1205,15 @@ class StoreSuite:
         with pytest.raises(NotFoundError):
             store.get_dataset_by_id(ws.id, uuid.uuid4().hex)
 
-    @pytest.mark.parametrize("name", ["", "-x", ".x", "sp ace", "a/b", "x" * 256, 7])
+    @pytest.mark.parametrize("name", ["", "-x", ".x", " x", "x ", "a/b", "x" * 256, 7])
     def test_bad_dataset_names_raise(self, store, ws, name):
         with pytest.raises(ValidationError, match="name"):
             store.create_dataset(ws.id, name, kind="file", definition={})
         assert store.list_datasets(ws.id) == []
 
     def test_bad_dataset_arguments_raise(self, store, ws):
+        assert store.create_dataset(ws.id, "diabetes dataset", kind="file",
+                                    definition={}).name == "diabetes dataset"
         longest = "9" + "a.-_" * 63 + "ab"
         assert store.create_dataset(ws.id, longest, kind="file", definition={}).name == longest
         with pytest.raises(ValidationError, match="definition"):
@@ -1220,7 +1222,8 @@ class StoreSuite:
             store.create_dataset(ws.id, "d", kind="", definition={})
         with pytest.raises(NotFoundError):
             store.create_dataset(uuid.uuid4().hex, "d", kind="file", definition={})
-        assert [d.name for d in store.list_datasets(ws.id)] == [longest]
+        assert sorted(d.name for d in store.list_datasets(ws.id)) == sorted(
+            [longest, "diabetes dataset"])
 
     # -- lineage ----------------------------------------------------------------------------
 

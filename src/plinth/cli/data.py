@@ -203,13 +203,12 @@ def datastore_upload(
     ws = open_workspace(workspace_config, workspace)
     store = _get_datastore(ws, datastore)
     target = target_path.replace("\\", "/").strip("/")
-    local = sorted(p.relative_to(src_dir).as_posix() for p in src_dir.rglob("*") if p.is_file())
-    names = {f"{target}/{rel}" if target else rel for rel in local}
-    present = set() if overwrite else names & set(store._files.list(target))
-    store.upload(str(src_dir), target_path=target or None, overwrite=overwrite,
-                 show_progress=_progress(not no_progress, as_json))
-    data = {"datastore": store.name, "target_path": target, "files": len(local),
-            "uploaded": len(names) - len(present), "skipped": len(present)}
+    result = store._upload_folder(src_dir, target, overwrite,
+                                  _progress(not no_progress, as_json))
+    present = result.skipped
+    data = {"datastore": store.name, "target_path": target,
+            "files": len(result.copied) + len(present), "uploaded": len(result.copied),
+            "skipped": len(present)}
     if as_json:
         print_json(data)
         return

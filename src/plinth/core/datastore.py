@@ -222,14 +222,19 @@ class Datastore:
                overwrite: bool = False, show_progress: bool = True) -> "DataReference":
         """Upload every file under ``src_dir`` to ``target_path``; existing files are
         skipped unless ``overwrite``. Returns a reference to ``target_path``."""
+        self._upload_folder(src_dir, target_path, overwrite, show_progress)
+        return self.path(_clean(target_path) or None)
+
+    def _upload_folder(self, src_dir: str | os.PathLike, target_path: str | None,
+                       overwrite: bool, show_progress: bool) -> Any:
+        """``upload``'s work; returns the transfer's result (what was copied, skipped)."""
         folder = Path(src_dir).expanduser()
         if not folder.is_dir():
             raise UserErrorException(f"src_dir={str(src_dir)!r} is not a folder.")
         target = _clean(target_path)
         pairs = [(p, _join(target, p.relative_to(folder).as_posix()))
                  for p in sorted(folder.rglob("*")) if p.is_file()]
-        self._upload(pairs, overwrite, show_progress)
-        return self.path(target or None)
+        return self._upload(pairs, overwrite, show_progress)
 
     def upload_files(self, files: Iterable[str | os.PathLike],
                      relative_root: str | os.PathLike | None = None,
@@ -256,10 +261,10 @@ class Datastore:
         self._upload(pairs, overwrite, show_progress)
         return self.path(target or None)
 
-    def _upload(self, pairs: list, overwrite: bool, show_progress: bool) -> None:
+    def _upload(self, pairs: list, overwrite: bool, show_progress: bool) -> Any:
         from plinth._data.transfer import upload
 
-        upload(self._files, pairs, overwrite=overwrite, show_progress=show_progress)
+        return upload(self._files, pairs, overwrite=overwrite, show_progress=show_progress)
 
     def download(self, target_path: str | os.PathLike, prefix: str | None = None,
                  overwrite: bool = False, show_progress: bool = True) -> int:

@@ -73,6 +73,31 @@ class AbstractDataset:
         return (datetime.fromtimestamp(self._record.created_at, tz=UTC)
                 if self._record else None)
 
+    # -- transformations shared by tabular and file datasets (each returns a new,
+    # unregistered dataset; rows for a tabular one, files for a file one) ----------------------
+
+    def take(self, count: int) -> Any:
+        return self._derive({"op": "take", "n": _count(count, "count")})
+
+    def skip(self, count: int) -> Any:
+        return self._derive({"op": "skip", "n": _count(count, "count")})
+
+    def take_sample(self, probability: float, seed: int | None = None) -> Any:
+        return self._derive({"op": "take_sample", "probability": _fraction(probability),
+                             "seed": seed})
+
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple[Any, Any]:
+        """Two datasets: about ``percentage`` of the rows (or files), and the rest; they
+        never overlap."""
+        if seed is None:
+            import random
+
+            seed = random.randrange(2**31)
+        share = _fraction(percentage, "percentage")
+        first, second = (self._derive({"op": "random_split", "percentage": share, "seed": seed,
+                                       "part": part}) for part in (0, 1))
+        return first, second
+
     # -- registry --------------------------------------------------------------------------
 
     def register(self, workspace: "Workspace", name: str, description: str | None = None,
@@ -263,3 +288,15 @@ def _names(values: Sequence[str] | str, argument: str) -> list[str]:
     if not names or not all(isinstance(n, str) for n in names):
         raise UserErrorException(f"{argument} must be a column name or a list of them.")
     return names
+
+
+def _count(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UserErrorException(f"{argument} must be a whole number >= 0, got {value!r}.")
+    return value
+
+
+def _fraction(value: Any, argument: str = "probability") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise UserErrorException(f"{argument} must be between 0 and 1, got {value!r}.")
+    return float(value)

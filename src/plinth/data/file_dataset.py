@@ -49,36 +49,6 @@ class FileDataset(AbstractDataset):
         """A context manager that makes the files appear under ``mount_point``."""
         return MountContext(self, mount_point)
 
-    # -- transformations ---------------------------------------------------------------------
-
-    def take(self, count: int) -> "FileDataset":
-        from plinth.data.tabular_dataset import _count
-
-        return self._derive({"op": "take", "n": _count(count, "count")})
-
-    def skip(self, count: int) -> "FileDataset":
-        from plinth.data.tabular_dataset import _count
-
-        return self._derive({"op": "skip", "n": _count(count, "count")})
-
-    def take_sample(self, probability: float, seed: int | None = None) -> "FileDataset":
-        from plinth.data.tabular_dataset import _fraction
-
-        return self._derive({"op": "take_sample", "probability": _fraction(probability),
-                             "seed": seed})
-
-    def random_split(self, percentage: float, seed: int | None = None
-                     ) -> tuple["FileDataset", "FileDataset"]:
-        from plinth.data.tabular_dataset import _fraction
-
-        if seed is None:
-            import random
-
-            seed = random.randrange(2**31)
-        share = _fraction(percentage, "percentage")
-        return tuple(self._derive({"op": "random_split", "percentage": share, "seed": seed,
-                                   "part": part}) for part in (0, 1))
-
 
 class MountContext:
     """The files of a FileDataset under one folder, for as long as the context lasts.

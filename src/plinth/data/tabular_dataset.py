@@ -83,28 +83,7 @@ class TabularDataset(AbstractDataset):
             )
         return self._workspace
 
-    # -- transformations (each returns a new, unregistered dataset) --------------------------
-
-    def take(self, count: int) -> "TabularDataset":
-        return self._derive({"op": "take", "n": _count(count, "count")})
-
-    def skip(self, count: int) -> "TabularDataset":
-        return self._derive({"op": "skip", "n": _count(count, "count")})
-
-    def take_sample(self, probability: float, seed: int | None = None) -> "TabularDataset":
-        return self._derive({"op": "take_sample", "probability": _fraction(probability),
-                             "seed": seed})
-
-    def random_split(self, percentage: float, seed: int | None = None
-                     ) -> tuple["TabularDataset", "TabularDataset"]:
-        """Two datasets: about ``percentage`` of the rows, and the rest (never overlapping)."""
-        if seed is None:
-            import random
-
-            seed = random.randrange(2**31)
-        share = _fraction(percentage, "percentage")
-        return tuple(self._derive({"op": "random_split", "percentage": share, "seed": seed,
-                                   "part": part}) for part in (0, 1))
+    # -- column and time transformations (each returns a new, unregistered dataset) ----------
 
     def keep_columns(self, columns: list[str] | str, validate: bool = False
                      ) -> "TabularDataset":
@@ -158,14 +137,3 @@ class TabularDataset(AbstractDataset):
                 return op.get("timestamp"), op.get("partition_timestamp")
         return None, None
 
-
-def _count(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UserErrorException(f"{argument} must be a whole number >= 0, got {value!r}.")
-    return value
-
-
-def _fraction(value: Any, argument: str = "probability") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        raise UserErrorException(f"{argument} must be between 0 and 1, got {value!r}.")
-    return float(value)
