@@ -44,6 +44,8 @@ bench: setup
 	$(PY) benchmarks/metric_logging.py
 	$(PY) benchmarks/run_overhead.py
 	$(PY) benchmarks/server_load.py
+	$(PY) benchmarks/dataset_read.py
+	$(PY) benchmarks/datastore_transfer.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

@@ -32,6 +32,7 @@ from plinth.exceptions import ValidationError
 __all__ = ["FORMATS", "ENCODINGS", "read_files", "write_table"]
 
 FORMATS = ("delimited", "parquet", "json_lines")
+_FIRST_ROWS_BLOCK = 1 << 16
 #: azureml's encoding names -> Python codec names.
 ENCODINGS = {
     "utf8": "utf8",
@@ -255,12 +256,13 @@ class _Delimited(_Reader):
     def reread_as_string(self, sources: list[Source]) -> _Reread | None:
         return lambda i, columns: self.read(sources[i], None, frozenset(columns))
 
-    def _read_options(self, first_file: bool) -> pacsv.ReadOptions:
+    def _read_options(self, first_file: bool, **options: Any) -> pacsv.ReadOptions:
+        options["encoding"] = self.encoding
         if self.header is True or (self.header == "first" and first_file):
-            return pacsv.ReadOptions(encoding=self.encoding)
+            return pacsv.ReadOptions(**options)
         if self.file_names is not None:
-            return pacsv.ReadOptions(encoding=self.encoding, column_names=self.file_names)
-        return pacsv.ReadOptions(encoding=self.encoding, autogenerate_column_names=True)
+            return pacsv.ReadOptions(column_names=self.file_names, **options)
+        return pacsv.ReadOptions(autogenerate_column_names=True, **options)
 
     def _file_column(self, name: str) -> str:
         """A column's name as pyarrow calls it before renaming (``f0`` for ``Column1``)."""
@@ -284,7 +286,11 @@ class _Delimited(_Reader):
             with contextlib.suppress(pa.ArrowInvalid), _open(source) as stream:
                 # Types are inferred from the first block only; should a later one disagree,
                 # the whole file is read instead.
-                reader = pacsv.open_csv(stream, read_options, self.parse_options, convert)
+                # Small blocks on one thread: the first rows come back without pyarrow
+                # reading ahead and parsing megabytes (take(5) in milliseconds).
+                small = self._read_options(first_file, block_size=_FIRST_ROWS_BLOCK,
+                                           use_threads=False)
+                reader = pacsv.open_csv(stream, small, self.parse_options, convert)
                 table = _first_rows(reader, limit)
         if table is None:
             with _open(source) as stream:
