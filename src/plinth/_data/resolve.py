@@ -154,7 +154,7 @@ class DataChangedWarning(UserWarning):
 
 def snapshot_sources(files: Sequence[ResolvedFile], target: DatastoreFiles,
                      target_name: str) -> list[dict[str, Any]]:
-    """Copy the files by content into ``target`` (the workspace's default blob store) and
+    """Copy the files by content into ``target`` (the workspace's ``workspaceblobstore``) and
     return the one source that names the copies."""
     if not files:
         raise ValidationError("snapshot=True needs a dataset that matches at least one file.")

@@ -126,8 +126,7 @@ class AbstractDataset:
                 f"version {latest.version + 1}, or choose another name."
             )
         definition = copy.deepcopy(self._definition)
-        files = resolve.resolve(workspace._location, workspace._id,
-                                definition.get("sources", []), must_match=self._kind == "file")
+        files = resolve.resolve(workspace._location, workspace._id, definition.get("sources", []))
         if snapshot:
             default = workspace._store.get_datastore(workspace._id, "workspaceblobstore")
             from plinth._data.filesystems import open_datastore

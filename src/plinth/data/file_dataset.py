@@ -80,7 +80,7 @@ class MountContext:
             else:
                 remote.append((f.files, f.name, target))
         if remote:
-            log.info("No FUSE mount is available: downloading %d file(s) into %s as a local "
+            log.warning("No FUSE mount is available: downloading %d file(s) into %s as a local "
                      "cache.", len(remote), self.mount_point)
             download_pairs(remote, overwrite=True, show_progress=False)
 
