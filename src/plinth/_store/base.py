@@ -30,6 +30,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "DatasetRecord",
     "DatastoreRecord",
+    "EnvironmentRecord",
     "ExperimentRecord",
     "MetricPoint",
     "ModelRecord",
@@ -230,6 +231,23 @@ class RunDatasetRecord:
     direction: str
     mode: str
     created_at: float
+
+
+# -- environments ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnvironmentRecord:
+    """A registered environment version. ``definition`` is what ``Environment`` serialises
+    (python version, conda and pip packages, variables, ...); ``digest`` identifies its
+    normalised package spec, so registering an unchanged definition keeps the version."""
+
+    workspace_id: str
+    name: str
+    version: int
+    digest: str
+    created_at: float
+    definition: dict[str, Any] = field(default_factory=dict)
 
 
 # -- users, roles and tokens ---------------------------------------------------------------
@@ -486,6 +504,24 @@ class Store(Protocol):
         self, *, run_id: str | None = None, dataset_id: str | None = None
     ) -> list[RunDatasetRecord]:
         """Lineage rows of a run, or of a dataset (which runs used it), oldest first."""
+
+    # environments. Names: 1-255 letters, digits, '-', '_' or '.', starting with a letter or
+    # digit (ValidationError otherwise).
+    def register_environment(
+        self, workspace_id: str, name: str, *, definition: Mapping[str, Any], digest: str
+    ) -> EnvironmentRecord:
+        """The latest version of ``name`` when its digest is ``digest`` (nothing changed);
+        else a new version (1 for a new name), numbered inside the store."""
+
+    def get_environment(
+        self, workspace_id: str, name: str, version: int | None = None
+    ) -> EnvironmentRecord:
+        """A version (the latest when ``version`` is None)."""
+
+    def list_environments(
+        self, workspace_id: str, name: str | None = None
+    ) -> list[EnvironmentRecord]:
+        """Versions (of one name, or of all), by name then newest first."""
 
     # users, roles and tokens: who may use a server, with which role on each workspace.
     # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are
