@@ -3,9 +3,11 @@
 from plinth._store.base import (
     ACTIVE_STATUSES,
     BUILTIN_DATASTORES,
+    COMPUTE_KINDS,
     DATASTORE_KINDS,
     ROLES,
     TERMINAL_STATUSES,
+    ComputeRecord,
     DatasetRecord,
     DatastoreRecord,
     EnvironmentRecord,
@@ -27,9 +29,11 @@ from plinth._store.sql import SqlStore, redact_uri
 __all__ = [
     "ACTIVE_STATUSES",
     "BUILTIN_DATASTORES",
+    "COMPUTE_KINDS",
     "DATASTORE_KINDS",
     "ROLES",
     "TERMINAL_STATUSES",
+    "ComputeRecord",
     "DatasetRecord",
     "DatastoreRecord",
     "EnvironmentRecord",

@@ -29,6 +29,8 @@ __all__ = [
     "DATASTORE_KINDS",
     "TERMINAL_STATUSES",
     "DatasetRecord",
+    "COMPUTE_KINDS",
+    "ComputeRecord",
     "DatastoreRecord",
     "EnvironmentRecord",
     "ExperimentRecord",
@@ -248,6 +250,27 @@ class EnvironmentRecord:
     digest: str
     created_at: float
     definition: dict[str, Any] = field(default_factory=dict)
+
+
+# -- compute targets ---------------------------------------------------------------------------
+
+#: Compute target kinds, named as azureml's ``compute.type``: ``AmlCompute`` (a training
+#: cluster on Ray), ``ComputeInstance`` (this machine) and ``Ray`` (an attached Ray cluster).
+COMPUTE_KINDS = ("AmlCompute", "ComputeInstance", "Ray")
+
+
+@dataclass(frozen=True)
+class ComputeRecord:
+    """A compute target of a workspace. ``config`` holds its settings (``vm_size``,
+    ``min_nodes``, ``max_nodes``, ``idle_seconds_before_scaledown``, ``address``, ...);
+    ``state`` is azureml's provisioning state (``Succeeded``, ``Failed``, ...)."""
+
+    workspace_id: str
+    name: str
+    kind: str
+    created_at: float
+    config: dict[str, Any] = field(default_factory=dict)
+    state: str = "Succeeded"
 
 
 # -- users, roles and tokens ---------------------------------------------------------------
@@ -522,6 +545,19 @@ class Store(Protocol):
         self, workspace_id: str, name: str | None = None
     ) -> list[EnvironmentRecord]:
         """Versions (of one name, or of all), by name then newest first."""
+
+    # compute targets. Names: 2-24 letters, digits or '-', starting with a letter
+    # (ValidationError otherwise); 'local' is reserved.
+    def create_compute(
+        self, workspace_id: str, name: str, *, kind: str, config: Mapping[str, Any]
+    ) -> ComputeRecord:
+        """Add a compute target; AlreadyExistsError when the name is taken."""
+
+    def get_compute(self, workspace_id: str, name: str) -> ComputeRecord: ...
+    def list_computes(self, workspace_id: str) -> list[ComputeRecord]:
+        """The workspace's compute targets, by name."""
+
+    def delete_compute(self, workspace_id: str, name: str) -> None: ...
 
     # users, roles and tokens: who may use a server, with which role on each workspace.
     # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are
