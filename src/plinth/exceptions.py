@@ -25,6 +25,7 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "DataAccessError",
+    "ComputeTargetException",
 ]
 
 
@@ -104,3 +105,8 @@ class DataAccessError(UserErrorException):
     def __init__(self, message: str, reason: str = "other"):
         super().__init__(message)
         self.reason = reason
+
+
+class ComputeTargetException(PlinthError):
+    """A compute target does not exist, cannot be created, or is of a kind Plinth does not
+    support."""

@@ -124,6 +124,7 @@ class Server:
         self.app.state.plinth.artifacts(ws.name).put_bytes("outputs/model.pkl", b"m")
         self.store.create_model_version(ws.id, "m", path="outputs/model.pkl")
         dataset = self.store.create_dataset(ws.id, "m", kind="file", definition={})
+        self.store.register_environment(ws.id, "m", definition={}, digest="d1")
         return {"workspace": ws.name, "experiment_id": exp.id, "run_id": run.id, "name": "m",
                 "version": "1", "path": "outputs/model.pkl", "dataset_id": dataset.id}
 
@@ -255,6 +256,27 @@ def test_a_reader_may_list_datastores_but_not_create_one(server):
     assert refused.status_code == 403, refused.text
     created = server.client.put(f"{url}/mine", json=body, headers=server.headers("Contributor"))
     assert created.status_code == 200 and created.json()["name"] == "mine", created.text
+
+
+def test_a_reader_may_list_environments_but_not_register_one(server):
+    values = server.workspace()
+    url = _url("/api/v1/workspaces/{workspace}/environments", values)
+    reader, contributor = server.headers("Reader"), server.headers("Contributor")
+    listed = server.client.get(url, params={"name": "m"}, headers=reader)
+    assert listed.status_code == 200, listed.text
+    assert [(e["name"], e["version"]) for e in listed.json()["items"]] == [("m", 1)]
+    got = server.client.get(f"{url}/m/versions/latest", headers=reader)
+    assert got.status_code == 200 and got.json()["digest"] == "d1", got.text
+    body = {"definition": {"python": "3.11"}, "digest": "d2"}
+    refused = server.client.post(f"{url}/m/versions", json=body, headers=reader)
+    assert refused.status_code == 403, refused.text
+    created = server.client.post(f"{url}/m/versions", json=body, headers=contributor)
+    assert created.is_success and created.json()["version"] == 2, created.text
+    again = server.client.post(f"{url}/m/versions", json=body, headers=contributor)
+    assert again.is_success and again.json() == created.json(), again.text
+    bad = server.client.post(f"{url}/-m/versions", json=body, headers=contributor)
+    assert bad.status_code == 400 and "name" in bad.json()["error"]["message"], bad.text
+    assert server.client.get(f"{url}/m/versions/3", headers=reader).status_code == 404
 
 
 def test_disabled_users_and_revoked_tokens_are_refused_at_once(tmp_path):

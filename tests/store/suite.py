@@ -37,6 +37,7 @@ from plinth._store.base import (
     BUILTIN_DATASTORES,
     DatasetRecord,
     DatastoreRecord,
+    EnvironmentRecord,
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
@@ -147,6 +148,24 @@ def _register_datasets(index: int, factory, workspace_id: str, name: str, count:
                                  create_new_version=True).version
             for i in range(count)
         ]
+    finally:
+        store.close()
+
+
+def _register_environments(index: int, factory, workspace_id: str, name: str, count: int,
+                           same: bool):
+    """Register ``count`` definitions of ``name``: this process's own ones, or (``same``)
+    the one definition every process registers."""
+    store = factory()
+    try:
+        start_together()
+        versions = []
+        for i in range(count):
+            definition = {"python": "3.11"} if same else {"i": [index, i]}
+            digest = "same" if same else f"d-{index}-{i}"
+            versions.append(store.register_environment(
+                workspace_id, name, definition=definition, digest=digest).version)
+        return versions
     finally:
         store.close()
 
@@ -1319,6 +1338,121 @@ class StoreSuite:
             with pytest.raises(dataclasses.FrozenInstanceError):
                 setattr(record, attr, None)
 
+    # -- environments -----------------------------------------------------------------------
+
+    def test_environment_versions_count_when_the_digest_changes(self, store, ws):
+        definition = {"python": {"version": "3.11"}, "conda": {"dependencies": ["numpy"]},
+                      "variables": {"A": "1"}}
+        before = time.time()
+        first = store.register_environment(ws.id, "sklearn-env", definition=definition,
+                                           digest="abc")
+        assert isinstance(first, EnvironmentRecord)
+        assert (first.workspace_id, first.name, first.version, first.digest) == (
+            ws.id, "sklearn-env", 1, "abc"
+        )
+        assert first.definition == definition
+        assert before - 1 <= first.created_at <= time.time() + 1
+        # The same digest keeps the version, and the record, whatever else the definition says.
+        again = store.register_environment(ws.id, "sklearn-env", definition={"other": 1},
+                                           digest="abc")
+        assert again == first
+        second = store.register_environment(ws.id, "sklearn-env", definition={"v": 2},
+                                            digest="def")
+        assert (second.version, second.digest, second.definition) == (2, "def", {"v": 2})
+        # Only the latest version counts: going back to an old digest is a new version.
+        third = store.register_environment(ws.id, "sklearn-env", definition=definition,
+                                           digest="abc")
+        assert (third.version, third.digest) == (3, "abc")
+        assert store.get_environment(ws.id, "sklearn-env") == third
+        assert store.get_environment(ws.id, "sklearn-env", 1) == first
+        assert store.get_environment(ws.id, "sklearn-env", version=2) == second
+        assert store.list_environments(ws.id) == [third, second, first]
+        # A new name starts at 1.
+        assert store.register_environment(ws.id, "other", definition=definition,
+                                          digest="abc").version == 1
+        with pytest.raises(NotFoundError):
+            store.get_environment(ws.id, "sklearn-env", 4)
+        with pytest.raises(NotFoundError):
+            store.get_environment(ws.id, "missing")
+        with pytest.raises(NotFoundError):
+            store.get_environment(ws.id, "missing", 1)
+        with pytest.raises(NotFoundError):
+            store.register_environment(uuid.uuid4().hex, "env", definition={}, digest="abc")
+
+    def test_list_environments_by_name_then_newest_first(self, store, ws):
+        b1 = store.register_environment(ws.id, "b", definition={}, digest="1")
+        a1 = store.register_environment(ws.id, "a", definition={}, digest="1")
+        b2 = store.register_environment(ws.id, "b", definition={}, digest="2")
+        a2 = store.register_environment(ws.id, "a", definition={}, digest="2")
+        assert store.list_environments(ws.id) == [a2, a1, b2, b1]
+        assert store.list_environments(ws.id, "b") == [b2, b1]
+        assert store.list_environments(ws.id, name="a") == [a2, a1]
+        assert store.list_environments(ws.id, name="c") == []
+        assert store.list_environments(uuid.uuid4().hex) == []
+
+    def test_environments_are_per_workspace(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        mine = store.register_environment(ws.id, "env", definition={"a": 1}, digest="x")
+        store.register_environment(ws.id, "env", definition={"a": 2}, digest="y")
+        theirs = store.register_environment(other.id, "env", definition={"a": 1}, digest="x")
+        assert (theirs.workspace_id, theirs.version) == (other.id, 1)
+        assert store.list_environments(other.id) == [theirs]
+        assert store.get_environment(other.id, "env") == theirs
+        assert store.get_environment(ws.id, "env", 1) == mine
+        with pytest.raises(NotFoundError):
+            store.get_environment(other.id, "env", 2)
+        with pytest.raises(NotFoundError):
+            store.get_environment(other.id, "mine-only")
+
+    @pytest.mark.parametrize(
+        "name", ["", "-x", ".x", "_x", " x", "a b", "a/b", "x" * 256, 7, None]
+    )
+    def test_bad_environment_names_raise(self, store, ws, name):
+        with pytest.raises(ValidationError, match="name"):
+            store.register_environment(ws.id, name, definition={}, digest="abc")
+        assert store.list_environments(ws.id) == []
+
+    def test_bad_environment_arguments_raise(self, store, ws):
+        longest = "9" + "a.-_" * 63 + "ab"
+        for name in ("9", "AzureML-Minimal", "env_1.0", longest):
+            assert store.register_environment(ws.id, name, definition={},
+                                              digest="d" * 128).name == name
+        for digest in ("", "d" * 129, 5, None, "a\x00b"):
+            with pytest.raises(ValidationError, match="digest"):
+                store.register_environment(ws.id, "env", definition={}, digest=digest)
+        for definition in ([1], None, "{}", {1: "a"}):
+            with pytest.raises(ValidationError, match="definition"):
+                store.register_environment(ws.id, "env", definition=definition, digest="abc")
+        assert sorted(e.name for e in store.list_environments(ws.id)) == sorted(
+            ["9", "AzureML-Minimal", "env_1.0", longest])
+
+    def test_environment_records_are_frozen_copies(self, store, ws):
+        definition = {"conda": {"dependencies": ["numpy"]}}
+        record = store.register_environment(ws.id, "env", definition=definition, digest="abc")
+        definition["conda"]["dependencies"].append("pandas")
+        record.definition["conda"]["dependencies"].append("scipy")
+        assert store.get_environment(ws.id, "env").definition == {
+            "conda": {"dependencies": ["numpy"]}
+        }
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.version = 2  # type: ignore[misc]
+
+    def test_delete_workspace_deletes_its_environments(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            store.register_environment(workspace.id, "env", definition={}, digest="1")
+            store.register_environment(workspace.id, "env", definition={}, digest="2")
+        store.delete_workspace(doomed.name)
+        assert store.list_environments(doomed.id) == []
+        with pytest.raises(NotFoundError):
+            store.get_environment(doomed.id, "env")
+        assert [e.version for e in store.list_environments(kept.id)] == [2, 1]
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_environments(again.id) == []
+        assert store.register_environment(again.id, "env", definition={},
+                                          digest="2").version == 1
+
     # -- users, roles and tokens ------------------------------------------------------------
 
     @pytest.fixture
@@ -1562,6 +1696,33 @@ class StoreSuite:
         listed = store.list_datasets(ws.id, "shared")
         assert [d.version for d in listed] == every[::-1]
         assert len({tuple(d.definition["i"]) for d in listed}) == len(every)
+
+    def test_processes_register_different_environments_of_one_name(
+        self, store, store_factory, ws, process_pool
+    ):
+        per_process = 5
+        results = process_pool.run_together(
+            _register_environments, store_factory, ws.id, "shared", per_process, False
+        )
+        for versions in results:
+            assert versions == sorted(versions)
+        every = sorted(v for versions in results for v in versions)
+        assert every == list(range(1, PROCESSES * per_process + 1))
+        listed = store.list_environments(ws.id, "shared")
+        assert [e.version for e in listed] == every[::-1]
+        assert len({e.digest for e in listed}) == len(every)
+        assert all(e.digest == "d-{}-{}".format(*e.definition["i"]) for e in listed)
+
+    def test_processes_register_one_environment_once(
+        self, store, store_factory, ws, process_pool
+    ):
+        per_process = 3
+        results = process_pool.run_together(
+            _register_environments, store_factory, ws.id, "same", per_process, True
+        )
+        assert results == [[1] * per_process] * PROCESSES
+        (only,) = store.list_environments(ws.id, "same")
+        assert (only.version, only.digest, only.definition) == (1, "same", {"python": "3.11"})
 
     def test_processes_create_runs_in_one_experiment(self, store, store_factory, ws, process_pool):
         per_process = 6

@@ -19,7 +19,7 @@ process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests m
 TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
     "models", "users", "role_assignments", "tokens", "secrets", "datastores", "datasets",
-    "run_datasets",
+    "run_datasets", "environments",
 }
 
 
@@ -160,6 +160,42 @@ class MigrationTests:
         finally:
             store.close()
         assert _revision(new_database) == migrate.HEAD
+
+    def test_upgrade_from_0004_adds_environments(self, new_database):
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0004")
+            conn.execute(
+                text("INSERT INTO workspaces (id, name, created_at, properties) "
+                     "VALUES ('w1', 'old-one', 12.5, '{}')")
+            )
+        assert _revision(new_database) == "0004"
+        with _engine(new_database) as engine:
+            assert "environments" not in inspect(engine).get_table_names()
+        store = SqlStore(new_database)
+        try:
+            assert store.get_workspace("old-one").created_at == 12.5
+            assert store.list_environments("w1") == []
+            first = store.register_environment("w1", "env", definition={"a": 1}, digest="x")
+            assert first.version == 1
+            assert store.register_environment("w1", "env", definition={},
+                                              digest="y").version == 2
+            assert store.get_environment("w1", "env", 1) == first
+            store.delete_workspace("old-one")  # deletes its environments with it
+            assert store.list_environments("w1") == []
+        finally:
+            store.close()
+        assert _revision(new_database) == migrate.HEAD
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0004")
+            assert "environments" not in inspect(conn).get_table_names()
+        assert _revision(new_database) == "0004"
 
     def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
         revisions = process_pool.run_together(_open_at_once, new_database)

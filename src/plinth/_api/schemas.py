@@ -23,6 +23,7 @@ __all__ = [
     "LogMetricsRequest",
     "Page",
     "PropertiesRequest",
+    "RegisterEnvironmentRequest",
     "RemoveTagsRequest",
     "RunDatasetEntry",
     "SecretNamesRequest",
@@ -166,6 +167,15 @@ class RunDatasetEntry(_Strict):
 
 class AddRunDatasetsRequest(_Strict):
     entries: list[RunDatasetEntry] = Field(max_length=1000)
+
+
+# Environments: the store checks names and digests, so a client gets its errors.
+class RegisterEnvironmentRequest(_Strict):
+    """Register the environment named in the path: the latest version when its digest is
+    ``digest``, else the next version."""
+
+    definition: dict[str, Any]
+    digest: str = Field(min_length=1, max_length=128)
 
 
 class CopyRequest(_Strict):

@@ -33,17 +33,18 @@ DRIVER_LOG = "logs/driver.log"
 _TAIL_LINES = 20
 
 
-def build_command(definition: dict[str, Any]) -> list[str]:
-    """The argv to run: ``python script args`` or the definition's ``command``."""
+def build_command(definition: dict[str, Any], python: str = sys.executable) -> list[str]:
+    """The argv to run: ``python script args`` or the definition's ``command``, with the
+    run environment's ``python``."""
     command = definition.get("command")
     if command:
         if isinstance(command, str):
             return ["/bin/sh", "-c", command]
         argv = [str(c) for c in command]
         if argv[0] in ("python", "python3"):
-            argv[0] = sys.executable
+            argv[0] = python
         return argv
-    return [sys.executable, "-u", definition["script"], *map(str, definition.get("arguments", []))]
+    return [python, "-u", definition["script"], *map(str, definition.get("arguments", []))]
 
 
 def _mlflow_server_env(location: WorkspaceLocation) -> dict[str, str]:
@@ -123,13 +124,40 @@ class _Worker:
                 "code": "UserError", "message": f"Could not prepare the run's inputs: {exc}"})
             return
         env.update(self.inputs.env())
-        command = substitute(build_command(definition), self.inputs.values)
+        try:
+            python = self.prepare_environment(definition.get("environment"), env)
+        except PlinthError as exc:
+            self.say(f"Could not build the run's environment: {exc}")
+            self.upload_outputs()
+            self.set_status(RunStatus.FAILED, {
+                "code": "EnvironmentBuildFailed",
+                "message": f"Could not build the run's environment: {exc}"})
+            return
+        command = substitute(build_command(definition, python), self.inputs.values)
         if self.set_status(RunStatus.RUNNING) in TERMINAL_STATUSES:
             return
         self.say(f"Running {' '.join(command)} in {self.workdir}")
         process = LocalProcess(command, cwd=self.workdir, env=env, output=self.log)
         code, reason = self.supervise(process, definition.get("max_run_duration_seconds"))
         self.finish(code, reason)
+
+    def prepare_environment(self, environment: Any, env: dict[str, str]) -> str:
+        """The python of the run's environment (built with uv, or found cached); its build
+        log is the run's ``logs/environment.log``. Adds its variables to ``env``."""
+        if not isinstance(environment, dict) or "python" not in environment:
+            return sys.executable
+        from plinth._envs import ENVIRONMENT_LOG, materialise
+
+        env.update({str(k): str(v)
+                    for k, v in (environment.get("environment_variables") or {}).items()})
+        with open(self.workdir / ENVIRONMENT_LOG, "a") as log:
+            def say(line: str) -> None:
+                log.write(line.rstrip("\n") + "\n")
+                log.flush()
+
+            python = materialise(environment, log=say)
+        self.say(f"Environment {environment.get('name') or ''}: {python}")
+        return str(python)
 
     def workspace_id(self, record) -> str:
         return self.store.get_experiment_by_id(record.experiment_id).workspace_id

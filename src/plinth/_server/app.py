@@ -39,6 +39,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         artifacts,
         auth,
         data,
+        environments,
         mlflow,
         models,
         runs,
@@ -103,7 +104,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, workspaces, runs, models, artifacts, secrets, data):
+    for module in (auth, workspaces, runs, models, artifacts, secrets, data, environments):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
     return app

@@ -23,6 +23,7 @@ from plinth._api import (
     CreateRunRequest,
     CreateWorkspaceRequest,
     PropertiesRequest,
+    RegisterEnvironmentRequest,
     RemoveTagsRequest,
     SecretNamesRequest,
     SetSecretsRequest,
@@ -37,6 +38,7 @@ from plinth._secrets import check_secret_name, check_secret_value
 from plinth._store.base import (
     DatasetRecord,
     DatastoreRecord,
+    EnvironmentRecord,
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
@@ -51,6 +53,7 @@ from plinth._store.sql_data import (
     check_datastore_args,
     check_run_datasets,
 )
+from plinth._store.sql_envs import check_environment_args
 from plinth.exceptions import AuthorizationError, NotFoundError, ValidationError
 
 __all__ = ["RestStore"]
@@ -417,6 +420,31 @@ class RestStore:
         else:
             raise ValidationError("Give run_id, dataset_id or both to list lineage.")
         return [_load(RunDatasetRecord, item) for item in items]
+
+    # -- environments -----------------------------------------------------------------------
+
+    def _environments(self, workspace_id: str, name: str) -> str:
+        ws = self._name_of(workspace_id)
+        return f"/workspaces/{ws}/environments/{quote(name, safe='')}/versions"
+
+    def register_environment(self, workspace_id: str, name: str, *,
+                             definition: Mapping[str, Any], digest: str) -> EnvironmentRecord:
+        definition = check_environment_args(name, definition, digest)
+        body = _body(RegisterEnvironmentRequest(definition=definition, digest=digest))
+        # Safe to repeat: registering the same digest again gives back the same version.
+        return self._record(EnvironmentRecord, "POST", self._environments(workspace_id, name),
+                            body, idempotent=True)
+
+    def get_environment(self, workspace_id: str, name: str,
+                        version: int | None = None) -> EnvironmentRecord:
+        which = "latest" if version is None else int(version)
+        path = f"{self._environments(workspace_id, name)}/{which}"
+        return self._record(EnvironmentRecord, "GET", path)
+
+    def list_environments(self, workspace_id: str,
+                          name: str | None = None) -> list[EnvironmentRecord]:
+        path = f"/workspaces/{self._name_of(workspace_id)}/environments"
+        return [_load(EnvironmentRecord, item) for item in self._pages(path, {"name": name})]
 
 
 def _secret_names(names: Sequence[str]) -> list[str]:

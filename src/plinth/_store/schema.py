@@ -226,3 +226,22 @@ run_datasets = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_run_datasets_dataset", "dataset_id"),
 )
+
+# Registered environment versions; ``digest`` identifies the normalised package spec, so
+# registering an unchanged definition again keeps the latest version.
+environments = Table(
+    "environments",
+    metadata,
+    Column(
+        "workspace_id",
+        String(64),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(255), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(128), nullable=False),
+    Column("definition", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_environments_workspace_name", "workspace_id", "name"),
+)

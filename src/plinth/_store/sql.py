@@ -37,6 +37,7 @@ from plinth._store.schema import (
     workspaces,
 )
 from plinth._store.sql_data import SqlData, builtin_datastore_rows
+from plinth._store.sql_envs import SqlEnvironments
 from plinth._store.sql_secrets import SqlSecrets
 from plinth._store.sql_users import SqlUsers
 from plinth.exceptions import (
@@ -57,7 +58,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore(SqlData, SqlSecrets, SqlUsers):
+class SqlStore(SqlData, SqlEnvironments, SqlSecrets, SqlUsers):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,
@@ -154,6 +155,7 @@ class SqlStore(SqlData, SqlSecrets, SqlUsers):
             conn.execute(delete(metric_points).where(metric_points.c.series_id.in_(series_ids)))
             conn.execute(delete(metric_series).where(metric_series.c.run_id.in_(run_ids)))
             self._delete_data(conn, ws.id, run_ids)
+            self._delete_environments(conn, ws.id)
             conn.execute(delete(runs).where(runs.c.experiment_id.in_(exp_ids)))
             conn.execute(delete(experiments).where(experiments.c.workspace_id == ws.id))
             conn.execute(delete(models).where(models.c.workspace_id == ws.id))

@@ -1,4 +1,4 @@
-"""The ``plinth`` command line: workspaces, experiments, runs, models, datastores and datasets.
+"""The ``plinth`` command line: workspaces, experiments, runs, models, data and environments.
 
 Every command except ``workspace create``/``workspace list`` works on one workspace, found
 from ``--workspace-config PATH`` (a config.json or a folder to search), ``-w/--workspace
@@ -6,7 +6,8 @@ NAME`` (one created on this machine), or else the config.json (or .plinth/config
 the current folder or a folder above it. Listing and show commands take ``--json``.
 
 ``datastore`` lists a workspace's datastores (settings, never credentials) and uploads and
-downloads their files; ``dataset`` registers, lists, shows and profiles its datasets.
+downloads their files; ``dataset`` registers, lists, shows and profiles its datasets;
+``environment`` lists, shows and builds its environments.
 
 ``server``, ``user`` and ``token`` are for whoever runs a workspace server (``user`` and
 ``token`` work on its database directly); ``login`` saves a token for a server's users.
@@ -16,7 +17,17 @@ from typing import Annotated
 
 import typer
 
-from plinth.cli import data, experiments, login, models, runs, server, users, workspace
+from plinth.cli import (
+    data,
+    environments,
+    experiments,
+    login,
+    models,
+    runs,
+    server,
+    users,
+    workspace,
+)
 
 __all__ = ["app", "main"]
 
@@ -33,6 +44,7 @@ app.add_typer(runs.app, name="run")
 app.add_typer(models.app, name="model")
 app.add_typer(data.datastore_app, name="datastore")
 app.add_typer(data.dataset_app, name="dataset")
+app.add_typer(environments.app, name="environment")
 app.command("server")(server.serve)
 app.add_typer(users.app, name="user")
 app.add_typer(users.tokens_app, name="token")

@@ -1,9 +1,10 @@
-"""The core SDK: workspaces, experiments, runs, run configurations, models, datastores and
-datasets."""
+"""The core SDK: workspaces, experiments, runs, run configurations, environments, models,
+datastores and datasets."""
 
 from plinth._version import __version__ as VERSION
 from plinth.core.dataset import Dataset
 from plinth.core.datastore import Datastore
+from plinth.core.environment import Environment
 from plinth.core.experiment import Experiment
 from plinth.core.keyvault import Keyvault
 from plinth.core.model import Model
@@ -15,6 +16,7 @@ __all__ = [
     "VERSION",
     "Dataset",
     "Datastore",
+    "Environment",
     "Experiment",
     "Keyvault",
     "Model",

@@ -7,7 +7,6 @@ reads and writes go through fsspec (adlfs for Azure, s3fs for S3, local folders)
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import warnings
 from collections.abc import Iterable, Mapping
@@ -30,8 +29,6 @@ __all__ = [
     "LocalDatastore",
     "S3Datastore",
 ]
-
-log = logging.getLogger(__name__)
 
 
 class Datastore:
@@ -415,7 +412,6 @@ def _check_access(workspace: "Workspace", record: DatastoreRecord, create: bool)
             raise
         message = (f"Datastore {record.name!r} is registered without checking its storage, "
                    f"which this machine cannot reach: {exc}")
-        log.warning(message)
         warnings.warn(message, UserWarning, stacklevel=4)
 
 

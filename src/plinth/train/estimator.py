@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -81,15 +82,13 @@ class Estimator:
         run_config.target = compute_target or "local"
         run_config.environment_variables = dict(environment_variables or {})
         run_config.inputs = list(inputs or [])
-        run_config.environment = environment_definition or {
-            "conda_packages": [*self._framework_packages, *(conda_packages or [])],
-            "pip_packages": list(pip_packages or []),
-            "conda_dependencies_file": conda_dependencies_file,
-            "pip_requirements_file": pip_requirements_file,
-            "framework_version": framework_version,
-            "user_managed": user_managed,
-            "docker_image": custom_docker_image,
-        }
+        run_config.environment = environment_definition or _packages_environment(
+            f"{type(self).__name__}-environment",
+            conda_packages=[*self._framework_packages, *(conda_packages or [])],
+            pip_packages=list(pip_packages or []),
+            conda_dependencies_file=conda_dependencies_file,
+            pip_requirements_file=pip_requirements_file,
+            user_managed=user_managed, custom_docker_image=custom_docker_image)
         self.source_directory = str(source_directory)
         self.entry_script = entry_script
         self.script_params = dict(script_params or {})
@@ -105,9 +104,38 @@ class Estimator:
 
     @property
     def conda_dependencies(self) -> Any:
-        return self.run_config.environment
+        environment = self.run_config.environment
+        return getattr(getattr(environment, "python", None), "conda_dependencies", environment)
 
     def _run_definition(self) -> dict[str, Any]:
         definition = self._config._run_definition()
         definition["estimator"] = type(self).__name__
         return definition
+
+
+def _packages_environment(name: str, *, conda_packages: list[str], pip_packages: list[str],
+                          conda_dependencies_file: str | None,
+                          pip_requirements_file: str | None, user_managed: bool,
+                          custom_docker_image: str | None) -> Any:
+    """The environment an estimator's package arguments describe."""
+    from plinth.core.conda_dependencies import CondaDependencies
+    from plinth.core.environment import Environment
+
+    if conda_dependencies_file:
+        env = Environment.from_conda_specification(name, conda_dependencies_file)
+    elif pip_requirements_file:
+        env = Environment.from_pip_requirements(name, pip_requirements_file)
+    else:
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies()
+    deps = env.python.conda_dependencies
+    for package in conda_packages:
+        deps.add_conda_package(package)
+    for package in pip_packages:
+        deps.add_pip_package(package)
+    if user_managed:
+        env.python.user_managed_dependencies = True
+        env.python.interpreter_path = sys.executable
+    if custom_docker_image:
+        env.docker.base_image = custom_docker_image
+    return env
