@@ -279,6 +279,41 @@ def test_a_reader_may_list_environments_but_not_register_one(server):
     assert server.client.get(f"{url}/m/versions/3", headers=reader).status_code == 404
 
 
+def test_a_reader_may_list_computes_but_not_create_or_delete_one(server):
+    values = server.workspace()
+    ws = server.store.get_workspace(values["workspace"])
+    server.store.create_compute(ws.id, "cpu-cluster", kind="AmlCompute", config={"max_nodes": 2})
+    url = _url("/api/v1/workspaces/{workspace}/computes", values)
+    reader, contributor = server.headers("Reader"), server.headers("Contributor")
+    listed = server.client.get(url, headers=reader)
+    assert listed.status_code == 200, listed.text
+    assert [(c["name"], c["kind"], c["state"]) for c in listed.json()["items"]] == [
+        ("cpu-cluster", "AmlCompute", "Succeeded")
+    ]
+    got = server.client.get(f"{url}/cpu-cluster", headers=reader)
+    assert got.status_code == 200 and got.json()["config"] == {"max_nodes": 2}, got.text
+    body = {"kind": "Ray", "config": {"address": "ray://head:10001"}}
+    refused = server.client.put(f"{url}/ray", json=body, headers=reader)
+    assert refused.status_code == 403, refused.text
+    assert server.client.delete(f"{url}/cpu-cluster", headers=reader).status_code == 403
+    created = server.client.put(f"{url}/ray", json=body, headers=contributor)
+    assert created.status_code == 200, created.text
+    assert (created.json()["name"], created.json()["config"]) == ("ray", body["config"])
+    again = server.client.put(f"{url}/ray", json=body, headers=contributor)
+    assert again.status_code == 409 and "ray" in again.json()["error"]["message"], again.text
+    for name, bad in [("local", body), ("1st", body), ("ray-2", {"kind": "Local"}),
+                      ("ray-2", {"kind": "Ray", "config": [1]})]:
+        response = server.client.put(f"{url}/{name}", json=bad, headers=contributor)
+        assert response.status_code in (400, 422), response.text
+    paged = server.client.get(url, params={"max_results": 1}, headers=reader).json()
+    assert [c["name"] for c in paged["items"]] == ["cpu-cluster"] and paged["next_page_token"]
+    deleted = server.client.delete(f"{url}/ray", headers=contributor)
+    assert deleted.status_code == 204, deleted.text
+    missing = server.client.get(f"{url}/ray", headers=reader)
+    assert missing.status_code == 404 and values["workspace"] in missing.text, missing.text
+    assert server.client.delete(f"{url}/ray", headers=contributor).status_code == 404
+
+
 def test_disabled_users_and_revoked_tokens_are_refused_at_once(tmp_path):
     server = Server(tmp_path)
     try:

@@ -35,6 +35,8 @@ import pytest
 
 from plinth._store.base import (
     BUILTIN_DATASTORES,
+    COMPUTE_KINDS,
+    ComputeRecord,
     DatasetRecord,
     DatastoreRecord,
     EnvironmentRecord,
@@ -166,6 +168,21 @@ def _register_environments(index: int, factory, workspace_id: str, name: str, co
             versions.append(store.register_environment(
                 workspace_id, name, definition=definition, digest=digest).version)
         return versions
+    finally:
+        store.close()
+
+
+def _create_compute(index: int, factory, workspace_id: str, name: str) -> str:
+    """Create compute target ``name`` with this process's settings: 'created' or 'exists'."""
+    store = factory()
+    try:
+        start_together()
+        try:
+            store.create_compute(workspace_id, name, kind="AmlCompute",
+                                 config={"process": index})
+        except AlreadyExistsError:
+            return "exists"
+        return "created"
     finally:
         store.close()
 
@@ -1453,6 +1470,124 @@ class StoreSuite:
         assert store.register_environment(again.id, "env", definition={},
                                           digest="2").version == 1
 
+    # -- compute targets --------------------------------------------------------------------
+
+    def test_create_get_list_and_delete_computes(self, store, ws):
+        config = {"vm_size": "STANDARD_DS11_V2", "min_nodes": 0, "max_nodes": 2,
+                  "idle_seconds_before_scaledown": 1800, "tags": ["a"], "spot": None}
+        before = time.time()
+        cluster = store.create_compute(ws.id, "aml-cluster", kind="AmlCompute", config=config)
+        assert isinstance(cluster, ComputeRecord)
+        assert (cluster.workspace_id, cluster.name, cluster.kind, cluster.state) == (
+            ws.id, "aml-cluster", "AmlCompute", "Succeeded"
+        )
+        assert cluster.config == config
+        assert before - 1 <= cluster.created_at <= time.time() + 1
+        assert store.get_compute(ws.id, "aml-cluster") == cluster
+        ray = store.create_compute(ws.id, "Ray-1", kind="Ray", config={"address": "ray://h:1"})
+        box = store.create_compute(ws.id, "box", kind="ComputeInstance", config={})
+        assert store.list_computes(ws.id) == sorted([cluster, ray, box], key=lambda c: c.name)
+        store.delete_compute(ws.id, "Ray-1")
+        with pytest.raises(NotFoundError):
+            store.get_compute(ws.id, "Ray-1")
+        assert store.list_computes(ws.id) == [cluster, box]
+        # The name is free again.
+        again = store.create_compute(ws.id, "Ray-1", kind="AmlCompute", config={"max_nodes": 4})
+        assert (again.kind, again.config) == ("AmlCompute", {"max_nodes": 4})
+        assert store.get_compute(ws.id, "Ray-1") == again
+
+    def test_creating_a_taken_compute_name_raises(self, store, ws):
+        first = store.create_compute(ws.id, "cpu-cluster", kind="AmlCompute", config={"a": 1})
+        for kind in ("AmlCompute", "Ray"):
+            with pytest.raises(AlreadyExistsError, match="cpu-cluster"):
+                store.create_compute(ws.id, "cpu-cluster", kind=kind, config={"a": 2})
+        assert store.get_compute(ws.id, "cpu-cluster") == first
+        assert store.list_computes(ws.id) == [first]
+
+    def test_missing_computes_raise(self, store, ws):
+        for call in (store.get_compute, store.delete_compute):
+            for name in ("missing", "local", "", "..", "a\x00b", "x" * 300):
+                with pytest.raises(NotFoundError, match="compute") as caught:
+                    call(ws.id, name)
+                assert ws.name in str(caught.value), caught.value
+            with pytest.raises(NotFoundError):
+                call(uuid.uuid4().hex, "missing")
+        with pytest.raises(NotFoundError):
+            store.create_compute(uuid.uuid4().hex, "cluster", kind="AmlCompute", config={})
+        assert store.list_computes(ws.id) == []
+        assert store.list_computes(uuid.uuid4().hex) == []
+
+    @pytest.mark.parametrize(
+        "name",
+        ["", "a", "x" * 25, "1abc", "-abc", "local", "LOCAL", "Local", "a_b", "a b", "a.b",
+         "a/b", "ab\n", "ab\x00", "clusté", 7, None],
+    )
+    def test_bad_compute_names_raise(self, store, ws, name):
+        with pytest.raises(ValidationError, match="name") as caught:
+            store.create_compute(ws.id, name, kind="AmlCompute", config={})
+        rule = "reserved" if str(name).lower() == "local" else "2-24 letters, digits or '-'"
+        assert rule in str(caught.value)
+        assert store.list_computes(ws.id) == []
+
+    def test_compute_names_at_the_limits(self, store, ws):
+        names = ["ab", "Z9", "a" + "-" * 23, "x" * 24, "local-1", "locals", "my-local"]
+        for name in names:
+            assert store.create_compute(ws.id, name, kind="Ray", config={}).name == name
+        assert [c.name for c in store.list_computes(ws.id)] == sorted(names)
+
+    def test_bad_compute_kinds_and_configs_raise(self, store, ws):
+        for kind in ("Local", "amlcompute", "", None, 5, "AmlCompute "):
+            with pytest.raises(ValidationError, match="kind") as caught:
+                store.create_compute(ws.id, "cluster", kind=kind, config={})
+            assert all(k in str(caught.value) for k in COMPUTE_KINDS)
+        unjsonable = ([1], None, "{}", {1: "a"}, {"x": object()}, {"x": {1, 2}},
+                      {"x": float("nan")}, {"x": [float("inf")]}, {"x": b"bytes"})
+        for config in unjsonable:
+            with pytest.raises(ValidationError, match="config"):
+                store.create_compute(ws.id, "cluster", kind="AmlCompute", config=config)
+        assert store.list_computes(ws.id) == []
+
+    def test_computes_are_per_workspace(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        mine = store.create_compute(ws.id, "cluster", kind="AmlCompute", config={"n": 1})
+        store.create_compute(ws.id, "mine-only", kind="Ray", config={})
+        theirs = store.create_compute(other.id, "cluster", kind="Ray", config={"n": 2})
+        assert store.list_computes(other.id) == [theirs]
+        assert store.get_compute(other.id, "cluster") == theirs
+        assert store.get_compute(ws.id, "cluster") == mine
+        with pytest.raises(NotFoundError, match=other.name):
+            store.get_compute(other.id, "mine-only")
+        with pytest.raises(NotFoundError):
+            store.delete_compute(other.id, "mine-only")
+        store.delete_compute(other.id, "cluster")
+        assert store.get_compute(ws.id, "cluster") == mine
+        assert [c.name for c in store.list_computes(ws.id)] == ["cluster", "mine-only"]
+
+    def test_compute_records_are_frozen_copies(self, store, ws):
+        config = {"vm_size": "small", "nested": {"a": [1]}}
+        record = store.create_compute(ws.id, "cluster", kind="AmlCompute", config=config)
+        config["nested"]["a"].append(2)
+        record.config["nested"]["a"].append(3)
+        assert store.get_compute(ws.id, "cluster").config == {"vm_size": "small",
+                                                              "nested": {"a": [1]}}
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.state = "Failed"  # type: ignore[misc]
+
+    def test_delete_workspace_deletes_its_computes(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            store.create_compute(workspace.id, "cluster", kind="AmlCompute", config={})
+            store.create_compute(workspace.id, "ray", kind="Ray", config={})
+        store.delete_workspace(doomed.name)
+        assert store.list_computes(doomed.id) == []
+        with pytest.raises(NotFoundError):
+            store.get_compute(doomed.id, "cluster")
+        assert [c.name for c in store.list_computes(kept.id)] == ["cluster", "ray"]
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_computes(again.id) == []
+        assert store.create_compute(again.id, "cluster", kind="Ray", config={}).kind == "Ray"
+
     # -- users, roles and tokens ------------------------------------------------------------
 
     @pytest.fixture
@@ -1723,6 +1858,13 @@ class StoreSuite:
         assert results == [[1] * per_process] * PROCESSES
         (only,) = store.list_environments(ws.id, "same")
         assert (only.version, only.digest, only.definition) == (1, "same", {"python": "3.11"})
+
+    def test_processes_create_one_compute_once(self, store, store_factory, ws, process_pool):
+        results = process_pool.run_together(_create_compute, store_factory, ws.id, "shared")
+        assert sorted(results) == ["created"] + ["exists"] * (PROCESSES - 1)
+        (only,) = store.list_computes(ws.id)
+        assert only.name == "shared"
+        assert only.config["process"] == results.index("created")
 
     def test_processes_create_runs_in_one_experiment(self, store, store_factory, ws, process_pool):
         per_process = 6

@@ -19,7 +19,7 @@ process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests m
 TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
     "models", "users", "role_assignments", "tokens", "secrets", "datastores", "datasets",
-    "run_datasets", "environments",
+    "run_datasets", "environments", "computes",
 }
 
 
@@ -196,6 +196,47 @@ class MigrationTests:
             command.downgrade(config, "0004")
             assert "environments" not in inspect(conn).get_table_names()
         assert _revision(new_database) == "0004"
+
+    def test_upgrade_from_0005_adds_computes(self, new_database):
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0005")
+            conn.execute(
+                text("INSERT INTO workspaces (id, name, created_at, properties) "
+                     "VALUES ('w1', 'old-one', 12.5, '{}')")
+            )
+            conn.execute(
+                text("INSERT INTO environments (workspace_id, name, version, digest, "
+                     "definition, created_at) VALUES ('w1', 'env', 1, 'x', '{}', 13.5)")
+            )
+        assert _revision(new_database) == "0005"
+        with _engine(new_database) as engine:
+            assert "computes" not in inspect(engine).get_table_names()
+        store = SqlStore(new_database)
+        try:
+            assert store.get_workspace("old-one").created_at == 12.5
+            assert store.get_environment("w1", "env").created_at == 13.5
+            assert store.list_computes("w1") == []
+            cluster = store.create_compute("w1", "cluster", kind="AmlCompute",
+                                           config={"max_nodes": 2})
+            assert store.get_compute("w1", "cluster") == cluster
+            assert store.list_computes("w1") == [cluster]
+            store.delete_workspace("old-one")  # deletes its compute targets with it
+            assert store.list_computes("w1") == []
+        finally:
+            store.close()
+        assert _revision(new_database) == migrate.HEAD
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0005")
+            assert "computes" not in inspect(conn).get_table_names()
+            assert "environments" in inspect(conn).get_table_names()
+        assert _revision(new_database) == "0005"
 
     def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
         revisions = process_pool.run_together(_open_at_once, new_database)

@@ -13,6 +13,7 @@ __all__ = [
     "AddRunDatasetsRequest",
     "ArchiveRequest",
     "CopyRequest",
+    "CreateComputeRequest",
     "CreateDatasetRequest",
     "CreateDatastoreRequest",
     "CreateExperimentRequest",
@@ -176,6 +177,14 @@ class RegisterEnvironmentRequest(_Strict):
 
     definition: dict[str, Any]
     digest: str = Field(min_length=1, max_length=128)
+
+
+# Compute targets: the store checks names, kinds and settings, so a client gets its errors.
+class CreateComputeRequest(_Strict):
+    """Create (or attach) the compute target named in the path; 409 when it exists."""
+
+    kind: str = Field(min_length=1, max_length=64)
+    config: dict[str, Any] = {}
 
 
 class CopyRequest(_Strict):

@@ -38,6 +38,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     from plinth._server.routes import (
         artifacts,
         auth,
+        computes,
         data,
         environments,
         mlflow,
@@ -104,7 +105,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    for module in (auth, workspaces, runs, models, artifacts, secrets, data, environments):
+    for module in (auth, workspaces, runs, models, artifacts, secrets, data, environments,
+                   computes):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
     return app

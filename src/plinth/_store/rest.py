@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from plinth._api import (
     AddRunDatasetsRequest,
     ArchiveRequest,
+    CreateComputeRequest,
     CreateDatasetRequest,
     CreateDatastoreRequest,
     CreateExperimentRequest,
@@ -36,6 +37,7 @@ from plinth._api import (
 from plinth._api.client import ApiClient
 from plinth._secrets import check_secret_name, check_secret_value
 from plinth._store.base import (
+    ComputeRecord,
     DatasetRecord,
     DatastoreRecord,
     EnvironmentRecord,
@@ -48,6 +50,7 @@ from plinth._store.base import (
     SecretRecord,
     WorkspaceRecord,
 )
+from plinth._store.sql_computes import check_compute_args, could_be_compute_name
 from plinth._store.sql_data import (
     check_dataset_args,
     check_datastore_args,
@@ -60,6 +63,15 @@ __all__ = ["RestStore"]
 
 R = TypeVar("R")
 _adapters: dict[Any, TypeAdapter] = {}
+
+
+def _segment(value: str) -> str:
+    """``value`` as one URL path segment. '.' and '..' would be collapsed by URL
+    normalisation into another route (a workspace's, say), and '' names nothing: none of
+    them can name an object."""
+    if value in ("", ".", ".."):
+        raise NotFoundError(f"No object named {value!r}.")
+    return quote(value, safe="")
 
 
 def _load(kind: Any, data: Any) -> Any:
@@ -89,10 +101,10 @@ class RestStore:
 
     @property
     def _ws(self) -> str:
-        return f"/workspaces/{quote(self.workspace_name, safe='')}"
+        return f"/workspaces/{_segment(self.workspace_name)}"
 
     def _run(self, run_id: str) -> str:
-        return f"{self._ws}/runs/{quote(run_id, safe='')}"
+        return f"{self._ws}/runs/{_segment(run_id)}"
 
     def _name_of(self, workspace_id: str) -> str:
         if workspace_id not in self._names:
@@ -100,7 +112,7 @@ class RestStore:
                 self._names[record.id] = record.name
         if workspace_id not in self._names:
             raise NotFoundError(f"No workspace with id {workspace_id!r} on this server.")
-        return quote(self._names[workspace_id], safe="")
+        return _segment(self._names[workspace_id])
 
     def _pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
         params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -126,7 +138,7 @@ class RestStore:
         return record
 
     def get_workspace(self, name: str) -> WorkspaceRecord:
-        record = self._record(WorkspaceRecord, "GET", f"/workspaces/{quote(name, safe='')}")
+        record = self._record(WorkspaceRecord, "GET", f"/workspaces/{_segment(name)}")
         self._names[record.id] = record.name
         return record
 
@@ -136,7 +148,7 @@ class RestStore:
         return records
 
     def delete_workspace(self, name: str) -> None:
-        self.client.call("DELETE", f"/workspaces/{quote(name, safe='')}")
+        self.client.call("DELETE", f"/workspaces/{_segment(name)}")
 
     # -- experiments ----------------------------------------------------------------------
 
@@ -153,7 +165,7 @@ class RestStore:
                 raise denied from None
 
     def get_experiment(self, workspace_id: str, name: str) -> ExperimentRecord:
-        path = f"/workspaces/{self._name_of(workspace_id)}/experiments/{quote(name, safe='')}"
+        path = f"/workspaces/{self._name_of(workspace_id)}/experiments/{_segment(name)}"
         return self._record(ExperimentRecord, "GET", path)
 
     def get_experiment_by_id(self, experiment_id: str) -> ExperimentRecord:
@@ -247,7 +259,7 @@ class RestStore:
 
     def _model_path(self, workspace_id: str, name: str, version: int | str) -> str:
         ws = self._name_of(workspace_id)
-        return f"/workspaces/{ws}/models/{quote(name, safe='')}/versions/{version}"
+        return f"/workspaces/{ws}/models/{_segment(name)}/versions/{version}"
 
     def create_model_version(self, workspace_id: str, name: str, *, path: str,
                              description: str | None = None,
@@ -263,7 +275,7 @@ class RestStore:
             framework_version=framework_version, run_id=run_id,
             experiment_name=experiment_name, datasets=[dict(d) for d in datasets],
         ))
-        target = f"/workspaces/{self._name_of(workspace_id)}/models/{quote(name, safe='')}/versions"
+        target = f"/workspaces/{self._name_of(workspace_id)}/models/{_segment(name)}/versions"
         return self._record(ModelRecord, "POST", target, body, idempotent=False)
 
     def get_model(self, workspace_id: str, name: str, version: int | None = None) -> ModelRecord:
@@ -330,7 +342,7 @@ class RestStore:
     # the server's generic 422 for a body it cannot parse.
 
     def _datastore(self, workspace_id: str, name: str) -> str:
-        return f"/workspaces/{self._name_of(workspace_id)}/datastores/{quote(name, safe='')}"
+        return f"/workspaces/{self._name_of(workspace_id)}/datastores/{_segment(name)}"
 
     def create_datastore(self, workspace_id: str, name: str, *, kind: str,
                          config: Mapping[str, Any], secrets: Mapping[str, str] | None = None,
@@ -379,11 +391,11 @@ class RestStore:
     def get_dataset(self, workspace_id: str, name: str,
                     version: int | None = None) -> DatasetRecord:
         which = "latest" if version is None else int(version)
-        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}/versions/{which}"
+        path = f"{self._datasets(workspace_id)}/{_segment(name)}/versions/{which}"
         return self._record(DatasetRecord, "GET", path)
 
     def get_dataset_by_id(self, workspace_id: str, dataset_id: str) -> DatasetRecord:
-        path = f"/workspaces/{self._name_of(workspace_id)}/dataset-ids/{quote(dataset_id, safe='')}"
+        path = f"/workspaces/{self._name_of(workspace_id)}/dataset-ids/{_segment(dataset_id)}"
         return self._record(DatasetRecord, "GET", path)
 
     def list_datasets(self, workspace_id: str, name: str | None = None) -> list[DatasetRecord]:
@@ -395,11 +407,11 @@ class RestStore:
                        tags: Mapping[str, str] | None = None) -> DatasetRecord:
         body = _body(UpdateDatasetRequest(description=description,
                                           tags=dict(tags) if tags is not None else None))
-        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}/versions/{int(version)}"
+        path = f"{self._datasets(workspace_id)}/{_segment(name)}/versions/{int(version)}"
         return self._record(DatasetRecord, "PATCH", path, body, idempotent=True)
 
     def unregister_dataset(self, workspace_id: str, name: str) -> None:
-        path = f"{self._datasets(workspace_id)}/{quote(name, safe='')}"
+        path = f"{self._datasets(workspace_id)}/{_segment(name)}"
         self.client.call("DELETE", path, idempotent=False)
 
     # -- lineage ----------------------------------------------------------------------------
@@ -416,7 +428,7 @@ class RestStore:
         if run_id is not None:
             items = self._pages(f"{self._run(run_id)}/datasets", {"dataset_id": dataset_id})
         elif dataset_id is not None:
-            items = self._pages(f"{self._ws}/dataset-ids/{quote(dataset_id, safe='')}/runs")
+            items = self._pages(f"{self._ws}/dataset-ids/{_segment(dataset_id)}/runs")
         else:
             raise ValidationError("Give run_id, dataset_id or both to list lineage.")
         return [_load(RunDatasetRecord, item) for item in items]
@@ -425,7 +437,7 @@ class RestStore:
 
     def _environments(self, workspace_id: str, name: str) -> str:
         ws = self._name_of(workspace_id)
-        return f"/workspaces/{ws}/environments/{quote(name, safe='')}/versions"
+        return f"/workspaces/{ws}/environments/{_segment(name)}/versions"
 
     def register_environment(self, workspace_id: str, name: str, *,
                              definition: Mapping[str, Any], digest: str) -> EnvironmentRecord:
@@ -445,6 +457,37 @@ class RestStore:
                           name: str | None = None) -> list[EnvironmentRecord]:
         path = f"/workspaces/{self._name_of(workspace_id)}/environments"
         return [_load(EnvironmentRecord, item) for item in self._pages(path, {"name": name})]
+
+    # -- compute targets --------------------------------------------------------------------
+
+    def _computes(self, workspace_id: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/computes"
+
+    def _compute(self, workspace_id: str, name: str) -> str:
+        computes = self._computes(workspace_id)
+        if not could_be_compute_name(name):
+            # Not sent: no target has such a name, and in a URL '', '.' or '..' would name
+            # the listing or the workspace itself.
+            raise NotFoundError(f"No compute target named {name!r} in workspace "
+                                f"{self._names[workspace_id]!r}.")
+        return f"{computes}/{_segment(name)}"
+
+    def create_compute(self, workspace_id: str, name: str, *, kind: str,
+                       config: Mapping[str, Any]) -> ComputeRecord:
+        config = check_compute_args(name, kind, config)
+        body = _body(CreateComputeRequest(kind=kind, config=config))
+        # Not safe to repeat: a second try after a lost reply would find it exists (409).
+        return self._record(ComputeRecord, "PUT", self._compute(workspace_id, name), body,
+                            idempotent=False)
+
+    def get_compute(self, workspace_id: str, name: str) -> ComputeRecord:
+        return self._record(ComputeRecord, "GET", self._compute(workspace_id, name))
+
+    def list_computes(self, workspace_id: str) -> list[ComputeRecord]:
+        return [_load(ComputeRecord, item) for item in self._pages(self._computes(workspace_id))]
+
+    def delete_compute(self, workspace_id: str, name: str) -> None:
+        self.client.call("DELETE", self._compute(workspace_id, name), idempotent=False)
 
 
 def _secret_names(names: Sequence[str]) -> list[str]:

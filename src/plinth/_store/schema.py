@@ -245,3 +245,21 @@ environments = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_environments_workspace_name", "workspace_id", "name"),
 )
+
+# Compute targets of a workspace: ``config`` holds a target's settings (JSON), ``state`` its
+# azureml provisioning state.
+computes = Table(
+    "computes",
+    metadata,
+    Column(
+        "workspace_id",
+        String(64),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(24), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("state", String(32), nullable=False, default="Succeeded"),
+    Column("created_at", Float, nullable=False),
+)

@@ -36,6 +36,7 @@ from plinth._store.schema import (
     runs,
     workspaces,
 )
+from plinth._store.sql_computes import SqlComputes
 from plinth._store.sql_data import SqlData, builtin_datastore_rows
 from plinth._store.sql_envs import SqlEnvironments
 from plinth._store.sql_secrets import SqlSecrets
@@ -58,7 +59,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore(SqlData, SqlEnvironments, SqlSecrets, SqlUsers):
+class SqlStore(SqlData, SqlEnvironments, SqlComputes, SqlSecrets, SqlUsers):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,
@@ -156,6 +157,7 @@ class SqlStore(SqlData, SqlEnvironments, SqlSecrets, SqlUsers):
             conn.execute(delete(metric_series).where(metric_series.c.run_id.in_(run_ids)))
             self._delete_data(conn, ws.id, run_ids)
             self._delete_environments(conn, ws.id)
+            self._delete_computes(conn, ws.id)
             conn.execute(delete(runs).where(runs.c.experiment_id.in_(exp_ids)))
             conn.execute(delete(experiments).where(experiments.c.workspace_id == ws.id))
             conn.execute(delete(models).where(models.c.workspace_id == ws.id))

@@ -53,7 +53,7 @@ def _dumps(value: Any) -> str:
 
 
 def check_datastore_name(name: Any) -> str:
-    if not isinstance(name, str) or not _DATASTORE_NAME.match(name):
+    if not isinstance(name, str) or not _DATASTORE_NAME.fullmatch(name):
         raise ValidationError(
             f"datastore_name={name!r} is not valid: use 1-255 letters, digits or '_', "
             "starting with a letter (e.g. 'training_data')."
@@ -97,7 +97,7 @@ def check_datastore_args(
 
 
 def check_dataset_name(name: Any) -> str:
-    if not isinstance(name, str) or not _DATASET_NAME.match(name):
+    if not isinstance(name, str) or not _DATASET_NAME.fullmatch(name):
         raise ValidationError(
             f"name={name!r} is not a valid dataset name: use 1-255 letters, digits, spaces, "
             "'_', '-' or '.', starting with a letter or digit and not ending with a space."

@@ -30,7 +30,7 @@ def _dumps(value: Any) -> str:
 
 
 def check_environment_name(name: Any) -> str:
-    if not isinstance(name, str) or not _ENVIRONMENT_NAME.match(name):
+    if not isinstance(name, str) or not _ENVIRONMENT_NAME.fullmatch(name):
         raise ValidationError(
             f"name={name!r} is not a valid environment name: use 1-255 letters, digits, '-', "
             "'_' or '.', starting with a letter or digit (e.g. 'sklearn-env')."

@@ -45,7 +45,7 @@ _TOKEN_COLUMNS = (
 
 
 def check_user_name(name: Any) -> str:
-    if not isinstance(name, str) or not _USER_NAME.match(name):
+    if not isinstance(name, str) or not _USER_NAME.fullmatch(name):
         raise ValidationError(
             f"user name {name!r} is not valid: use 1-255 letters, digits, '_', '.', '@', '+' "
             "or '-', starting with a letter or digit."

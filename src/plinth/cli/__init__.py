@@ -7,7 +7,8 @@ the current folder or a folder above it. Listing and show commands take ``--json
 
 ``datastore`` lists a workspace's datastores (settings, never credentials) and uploads and
 downloads their files; ``dataset`` registers, lists, shows and profiles its datasets;
-``environment`` lists, shows and builds its environments.
+``environment`` lists, shows and builds its environments; ``compute`` manages its compute
+targets.
 
 ``server``, ``user`` and ``token`` are for whoever runs a workspace server (``user`` and
 ``token`` work on its database directly); ``login`` saves a token for a server's users.
@@ -18,6 +19,7 @@ from typing import Annotated
 import typer
 
 from plinth.cli import (
+    compute,
     data,
     environments,
     experiments,
@@ -45,6 +47,7 @@ app.add_typer(models.app, name="model")
 app.add_typer(data.datastore_app, name="datastore")
 app.add_typer(data.dataset_app, name="dataset")
 app.add_typer(environments.app, name="environment")
+app.add_typer(compute.app, name="compute")
 app.command("server")(server.serve)
 app.add_typer(users.app, name="user")
 app.add_typer(users.tokens_app, name="token")

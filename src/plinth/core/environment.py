@@ -58,7 +58,7 @@ class Environment:
     ``env.python.conda_dependencies = CondaDependencies.create(...)``."""
 
     def __init__(self, name: str):
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise UserErrorException(
                 f"name={name!r} is not a valid environment name: use 1-255 letters, digits, "
                 "'-', '_' or '.', starting with a letter or digit."

@@ -121,7 +121,7 @@ class Experiment:
 def _check_name(name: Any) -> None:
     import re
 
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", name):
         raise UserErrorException(
             f"Experiment name {name!r} is invalid: use up to 255 letters, digits, '_', '-' or "
             "'.', starting with a letter or digit."

@@ -302,7 +302,7 @@ class Model:
 
 
 def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise UserErrorException(
             f"model_name={name!r} is invalid: use up to 255 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit."

@@ -11,8 +11,6 @@ from plinth.exceptions import UserErrorException
 
 __all__ = ["RunConfiguration", "ScriptRunConfig", "convert_arguments", "target_name"]
 
-LOCAL_TARGETS = ("local", None)
-
 
 class RunConfiguration:
     """Settings of a run beyond its script: target, environment, limits, variables."""
@@ -103,11 +101,6 @@ class ScriptRunConfig:
     def _run_definition(self) -> dict[str, Any]:
         rc = self.run_config
         target = target_name(rc.target)
-        if target not in LOCAL_TARGETS:
-            raise UserErrorException(
-                f"compute_target={target!r} does not exist in this workspace; use 'local' "
-                "(the machine Plinth runs on)."
-            )
         command = self.command or rc.command
         inputs: list[dict[str, Any]] = []
         if isinstance(command, (list, tuple)):

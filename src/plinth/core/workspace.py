@@ -90,7 +90,7 @@ class Workspace:
         Cloud arguments (``subscription_id``, ``resource_group``, ``location``, ``sku``, ...)
         are recorded in ``get_details()``; they change nothing locally.
         """
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise UserErrorException(
                 f"name={name!r} is not a valid workspace name: use 2-33 letters, digits, '-' "
                 "or '_', starting with a letter or digit."
@@ -225,6 +225,14 @@ class Workspace:
 
         Datastore.get(self, name)  # a clear error naming the datastores there are
         self._store.set_default_datastore(self._id, name)
+
+    @property
+    def compute_targets(self) -> dict[str, Any]:
+        """Compute targets by name."""
+        from plinth.core.compute import ComputeTarget
+
+        return {r.name: ComputeTarget._from_record(self, r)
+                for r in self._store.list_computes(self._id)}
 
     @property
     def datasets(self) -> dict[str, Any]:
