@@ -266,13 +266,14 @@ def test_estimators_turn_script_params_into_arguments(ws, script_dir):
     write_script(script_dir, "train.py", TRAIN)
     est = SKLearn(source_directory=str(script_dir), entry_script="train.py",
                   script_params={"--reg_rate": 0.25, "--flag": ""}, compute_target="local",
-                  pip_packages=["lightgbm"])
+                  pip_packages=["joblib"])
     run = Experiment(ws, "estimators").submit(est)
     details = run.wait_for_completion()
     assert run.get_metrics()["reg_rate"] == 0.25
     assert run.get_metrics()["flag"] is True
     env = details["runDefinition"]["environment"]
-    assert env["conda_packages"] == ["scikit-learn"] and env["pip_packages"] == ["lightgbm"]
+    assert env["python"]["conda_packages"] == ["scikit-learn"]
+    assert env["python"]["pip_packages"] == ["joblib"]
     assert details["runDefinition"]["estimator"] == "SKLearn"
 
 

@@ -15,7 +15,7 @@ from plinth._compute import start_detached
 from plinth._execution.snapshot import take_snapshot
 from plinth._location import ENV_WORKSPACE, WorkspaceLocation
 from plinth._store import ExperimentRecord, RunStatus
-from plinth.exceptions import ExperimentExecutionException, UserErrorException
+from plinth.exceptions import ExperimentExecutionException, NotFoundError, UserErrorException
 
 __all__ = ["submit", "new_run_id", "SCRIPT_RUN"]
 
@@ -43,6 +43,9 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
             "relative to the source directory."
         )
     store, artifacts = location.store(), location.artifacts()
+    compute = _compute(store, experiment.workspace_id, definition.get("target"))
+    if compute is not None:
+        definition["compute"] = compute
     definition["inputs"] = _save_inputs(store, experiment.workspace_id,
                                         definition.get("inputs") or [])
     snapshot_id = take_snapshot(source, artifacts)
@@ -65,8 +68,23 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
                 "mode": s["mode"]} for s in definition["inputs"] if s["kind"] == "dataset"]
     if lineage:
         store.add_run_datasets(run_id, lineage)
-    launch_worker(location, run_id)
+    launch_worker(location, run_id, definition)
     return run_id
+
+
+def _compute(store: Any, workspace_id: str, target: str | None) -> dict[str, Any] | None:
+    """The compute target a run names (None for this machine, ``local``)."""
+    if target in (None, "local"):
+        return None
+    try:
+        record = store.get_compute(workspace_id, target)
+    except NotFoundError:
+        raise UserErrorException(
+            f"compute_target={target!r} does not exist in this workspace; create it with "
+            "ComputeTarget.create(ws, name, AmlCompute.provisioning_configuration(...)), or "
+            "use 'local' (this machine)."
+        ) from None
+    return {"name": record.name, "kind": record.kind, "config": dict(record.config)}
 
 
 def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
@@ -88,9 +106,17 @@ def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
     return saved
 
 
-def launch_worker(location: WorkspaceLocation, run_id: str) -> None:
-    """Start the worker process that runs ``run_id``; it outlives the caller."""
+def launch_worker(location: WorkspaceLocation, run_id: str,
+                  definition: Mapping[str, Any] | None = None) -> None:
+    """Start the process that runs ``run_id`` (its worker, or for a training cluster its
+    driver, ``plinth._execution.cluster``); it outlives the caller."""
     from plinth._execution import launcher
+    from plinth._execution.cluster import CLUSTER_KINDS
+
+    if definition is None:
+        definition = location.store().get_run(run_id).definition or {}
+    on_cluster = (definition.get("compute") or {}).get("kind") in CLUSTER_KINDS
+    module = "plinth._execution.cluster" if on_cluster else "plinth._execution.worker"
 
     env = {**os.environ, ENV_WORKSPACE: location.to_json()}
     # A server workspace's worker logs back through the server with the submitter's credential.
@@ -99,12 +125,11 @@ def launch_worker(location: WorkspaceLocation, run_id: str) -> None:
             env.pop(name, None)
         else:
             env[name] = value
-    if launcher.enabled() and launcher.request_worker(run_id, env) is not None:
+    if not on_cluster and launcher.enabled() and launcher.request_worker(run_id, env) is not None:
         return
     log = Path(tempfile.gettempdir()) / "plinth-workers" / f"{run_id}.log"
     try:
-        start_detached([sys.executable, "-m", "plinth._execution.worker", run_id], env=env,
-                       log_path=log)
+        start_detached([sys.executable, "-m", module, run_id], env=env, log_path=log)
     except OSError as exc:
         location.store().set_status(
             run_id, RunStatus.FAILED, error={"message": f"Could not start the run: {exc}"}
