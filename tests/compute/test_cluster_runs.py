@@ -161,3 +161,16 @@ def test_a_run_on_an_attached_ray_cluster(ws, script_dir, ray_address):
     details = run.wait_for_completion()
     assert details["status"] == "Completed"
     assert "hello from Ray" in run.get_details_with_logs()["logFiles"]["logs/driver.log"]
+
+
+def test_aml_compute_runs_go_to_a_configured_ray_cluster(ws, script_dir, ray_address,
+                                                         tmp_path, monkeypatch):
+    home = tmp_path / "elsewhere"
+    monkeypatch.setenv("PLINTH_HOME", str(home))
+    monkeypatch.setenv("PLINTH_RAY_ADDRESS", ray_address)
+    write_script(script_dir, "hello.py", "print('hello from the team cluster')\n")
+    config = OnCompute(ScriptRunConfig(str(script_dir), "hello.py"), "AmlCompute",
+                       **aml_compute(1))
+    run = Experiment(ws, "configured").submit(config)
+    assert run.wait_for_completion()["status"] == "Completed"
+    assert not (home / "ray" / "cluster.json").exists()  # no cluster of its own was started

@@ -25,7 +25,10 @@ from plinth._compute import WorkerDied, local_cluster, run_command
 from plinth._location import ENV_WORKSPACE, WorkspaceLocation, heartbeat_interval, plinth_home
 from plinth._store import TERMINAL_STATUSES, RunStatus, Store
 
-__all__ = ["main", "CLUSTER_KINDS"]
+__all__ = ["main", "CLUSTER_KINDS", "ENV_RAY_ADDRESS"]
+
+#: The Ray cluster of AmlCompute targets, when not this machine's own.
+ENV_RAY_ADDRESS = "PLINTH_RAY_ADDRESS"
 
 #: Compute kinds whose runs this driver runs; others run on this machine's worker.
 CLUSTER_KINDS = ("AmlCompute", "Ray")
@@ -90,6 +93,18 @@ def _slot(folder: Path, count: int, keepalive: _Keepalive) -> Iterator[bool]:
             return
 
 
+@contextlib.contextmanager
+def _training_cluster(idle_seconds: float) -> Iterator[str]:
+    """The Ray cluster AmlCompute runs go to: ``$PLINTH_RAY_ADDRESS`` when set (a team's
+    cluster), else this machine's, started on demand and stopped when idle."""
+    configured = os.environ.get(ENV_RAY_ADDRESS)
+    if configured:
+        yield configured
+        return
+    with local_cluster(idle_seconds) as address:
+        yield address
+
+
 def _drive(location: WorkspaceLocation, run_id: str, store: Store) -> None:
     compute = (store.get_run(run_id).definition or {})["compute"]
     config: dict[str, Any] = compute.get("config") or {}
@@ -109,7 +124,7 @@ def _drive(location: WorkspaceLocation, run_id: str, store: Store) -> None:
             with _slot(folder, max(int(config.get("max_nodes") or 1), 1), keepalive) as got:
                 if not got:
                     return
-                with local_cluster(idle) as address:
+                with _training_cluster(idle) as address:
                     code = run_command(address, command, dict(os.environ),
                                        poll=keepalive.ended.is_set, **resources)
     finally:
