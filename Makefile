@@ -46,6 +46,8 @@ bench: setup
 	$(PY) benchmarks/server_load.py
 	$(PY) benchmarks/dataset_read.py
 	$(PY) benchmarks/datastore_transfer.py
+	$(PY) benchmarks/environment_build.py
+	$(PY) benchmarks/cluster_runs.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

@@ -29,6 +29,9 @@ from _peers import machine_info, write_result
 NAME = "cluster_runs"
 SCRIPT = "short.py"
 IDLE_SECONDS = 3600  # the cluster must outlive the benchmark; the script stops it itself
+DRIVER_EXIT_S = 60.0
+#: Every run this script submitted, so that it can wait for their drivers to exit.
+SUBMITTED: list[str] = []
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -64,9 +67,15 @@ def finish(run, submitted_at: float) -> dict:
             "start": record.start_time, "end": record.end_time}
 
 
+def submit(experiment, config):
+    run = experiment.submit(config)
+    SUBMITTED.append(run.id)
+    return run
+
+
 def one(experiment, config) -> dict:
     submitted_at = time.time()
-    return finish(experiment.submit(config), submitted_at)
+    return finish(submit(experiment, config), submitted_at)
 
 
 def batch(experiment, config, count: int) -> dict:
@@ -74,11 +83,29 @@ def batch(experiment, config, count: int) -> dict:
     started = time.perf_counter()
     pending = []
     for _ in range(count):
-        pending.append((time.time(), experiment.submit(config)))
+        pending.append((time.time(), submit(experiment, config)))
     submitted = time.perf_counter()
     runs = [finish(run, at) for at, run in pending]
     ended = time.perf_counter()
     return {"wall_s": ended - started, "submit_all_s": submitted - started, "runs": runs}
+
+
+def drivers_left(timeout: float) -> int:
+    """Wait until no process of a submitted run is left (a cluster run's driver leaves Ray
+    after its run is Completed); how many are still there after ``timeout``."""
+    import psutil
+
+    ids = set(SUBMITTED)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = 0
+        for process in psutil.process_iter(["cmdline"]):
+            cmdline = process.info["cmdline"] or []
+            if "plinth._execution.cluster" in cmdline and ids.intersection(cmdline):
+                left += 1
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 def most_at_once(runs: list[dict]) -> int:
@@ -116,8 +143,9 @@ def main() -> int:
     if not console.is_terminal:
         console = Console(width=110)  # rich's 80-column default wraps the tables
     tmp = Path(tempfile.mkdtemp(prefix="plinth-bench-cluster-"))
-    saved_home = os.environ.get("PLINTH_HOME")
+    saved_env = {k: os.environ.get(k) for k in ("PLINTH_HOME", "PLINTH_RAY_ADDRESS")}
     os.environ["PLINTH_HOME"] = str(tmp / "plinth-home")  # its own Ray cluster and slots
+    os.environ.pop("PLINTH_RAY_ADDRESS", None)  # else AmlCompute runs go to that cluster
 
     from plinth._compute import ensure_local_cluster, stop_local_cluster
     from plinth.core import Experiment, ScriptRunConfig, Workspace
@@ -173,13 +201,24 @@ def main() -> int:
         ws._location.forget()
     finally:
         try:
-            stop_local_cluster()
+            # Stopped under a driver that is still leaving Ray, the cluster keeps that driver
+            # retrying for a while: wait for them (not counted).
+            started = time.perf_counter()
+            lingering = drivers_left(DRIVER_EXIT_S)
+            drivers_exit_s = time.perf_counter() - started
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if saved_home is None:
-                os.environ.pop("PLINTH_HOME", None)
-            else:
-                os.environ["PLINTH_HOME"] = saved_home
+            try:
+                stop_local_cluster()
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+                for key, value in saved_env.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+    if lingering:
+        console.print(f"[yellow]warning:[/] {lingering} cluster driver(s) were still running "
+                      f"{DRIVER_EXIT_S:g} s after the runs ended, when the cluster was stopped.")
 
     failures = [r for t in targets for r in single[t] + batches[t]["runs"]
                 if r["status"] != "Completed"]
@@ -230,7 +269,9 @@ def main() -> int:
                           f"{s['first_run_s']:.2f}" if s["first_run_s"] else "",
                           f"{added:+.2f}" if target == "cluster" else "")
         console.print(alone)
-    console.print(f"Starting the local Ray cluster took {cluster_start_s:.1f} s (not counted).")
+    console.print(f"Starting the local Ray cluster took {cluster_start_s:.1f} s, and the last "
+                  f"drivers left it {drivers_exit_s:.1f} s after their runs were noticed "
+                  "Completed (neither counted).")
     if c["most_at_once"] > args.max_nodes:
         console.print(f"[red]error:[/] {c['most_at_once']} cluster runs ran at once, more than "
                       f"max_nodes={args.max_nodes}")
@@ -245,6 +286,8 @@ def main() -> int:
         "parameters": vars(args),
         "labels": labels,
         "cluster_start_s": cluster_start_s,
+        "drivers_exit_s": drivers_exit_s,
+        "drivers_left": lingering,
         "stats": stats,
         "cluster_over_local_wall": c["wall_s"] / lo["wall_s"],
         "single": single,

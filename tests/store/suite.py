@@ -11,6 +11,10 @@ Dagster's ``TestRunStorage`` do) and provide two fixtures:
 ``store``
     The store under test, usually ``store_factory()``, closed after the test.
 
+A store that cannot do everything the suite checks says so in ``supports``: the subclass
+leaves out the :data:`CAPABILITIES` it lacks, and the tests that need one (marked with
+:func:`needs`) are skipped for it, with the capability's description as the reason.
+
 The module must also expose the session-scoped :func:`process_pool` fixture
 (``process_pool = suite.process_pool``), which the multi-process tests share.
 
@@ -55,12 +59,37 @@ from plinth._store.base import (
 )
 from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
 
-__all__ = ["PROCESSES", "StoreSuite", "Workers", "process_pool", "start_together"]
+__all__ = [
+    "CAPABILITIES", "PROCESSES", "StoreSuite", "Workers", "needs", "process_pool",
+    "start_together",
+]
 
 PROCESSES = 3
 HEARTBEAT_TIMEOUT = 0.5
 STALE_AFTER = HEARTBEAT_TIMEOUT + 0.1
 TERMINAL = [RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELED]
+
+
+CAPABILITIES = {
+    "heartbeat_timeout": "apply the heartbeat_timeout= it is opened with (a workspace "
+                         "server's store applies the server's own timeout)",
+    "users": "manage users, roles and tokens (they are administered on the server's database)",
+    "runs_in_other_workspaces": "reach experiments and runs by id in more than one workspace "
+                                "(it is bound to one workspace)",
+}
+"""What a store may lack, by name: each is a phrase that follows "<the store> does not"."""
+
+
+def needs(*capabilities: str) -> Callable[[Callable], Callable]:
+    """Mark a test that only applies to a store with these :data:`CAPABILITIES`."""
+    unknown = set(capabilities) - set(CAPABILITIES)
+    assert not unknown, f"unknown capabilities {sorted(unknown)}"
+
+    def mark(test: Callable) -> Callable:
+        test._store_needs = frozenset(capabilities) | getattr(test, "_store_needs", frozenset())
+        return test
+
+    return mark
 
 
 def unique(prefix: str) -> str:
@@ -229,6 +258,16 @@ class StoreSuite:
     """Tests of every method of :class:`Store` and every rule in its docstring."""
 
     # fixtures the subclass provides: store_factory, store
+
+    supports: frozenset[str] = frozenset(CAPABILITIES)
+    """The :data:`CAPABILITIES` of the store under test; tests that need others are skipped."""
+
+    @pytest.fixture(autouse=True)
+    def _skip_unsupported(self, request):
+        missing = getattr(request.function, "_store_needs", frozenset()) - self.supports
+        if missing:
+            store = type(self).__name__.removeprefix("Test")
+            pytest.skip("; ".join(f"{store} does not {CAPABILITIES[c]}" for c in sorted(missing)))
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod
@@ -608,6 +647,7 @@ class StoreSuite:
         assert run.end_time is not None
         assert run.error and "heartbeat" in run.error["message"].lower()
 
+    @needs("heartbeat_timeout")
     def test_get_run_fails_stale_run(self, store, exp, open_store):
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
         stale, fresh, done = self._stale_and_fresh(store, exp)
@@ -617,6 +657,7 @@ class StoreSuite:
         assert short.get_run(fresh.id).status == RunStatus.RUNNING
         assert short.get_run(done.id) == done
 
+    @needs("heartbeat_timeout")
     def test_list_runs_fails_stale_runs(self, store, exp, open_store):
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
         stale, fresh, done = self._stale_and_fresh(store, exp)
@@ -625,6 +666,7 @@ class StoreSuite:
         assert listed[fresh.id].status == RunStatus.RUNNING
         assert listed[done.id] == done
 
+    @needs("heartbeat_timeout")
     def test_fail_stale_runs(self, store, exp, open_store):
         short = open_store(heartbeat_timeout=HEARTBEAT_TIMEOUT)
         stale, fresh, done = self._stale_and_fresh(store, exp)
@@ -1594,8 +1636,8 @@ class StoreSuite:
     def admin_store(self, store) -> Store:
         """The store, when it manages users: a workspace server's own (SQL) store does, while
         a client's ``RestStore`` does not (users are administered on the server's database)."""
-        if not hasattr(store, "create_user"):
-            pytest.skip(f"{type(store).__name__} does not manage users")
+        if "users" not in self.supports or not hasattr(store, "create_user"):
+            pytest.skip(f"{type(store).__name__} does not {CAPABILITIES['users']}")
         return store
 
     @staticmethod
