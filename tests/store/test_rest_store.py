@@ -6,34 +6,56 @@ with the token of its admin, who owns every workspace the suite creates through 
 A ``RestStore`` is bound to one workspace name: calls that take a workspace id find the
 workspace's name from the id (``RestStore._names``), but calls that take only an experiment
 or run id go to the bound workspace. So each test gets its own store factory, bound to a
-workspace name chosen for that test, and the ``ws`` fixture creates the workspace of that
-name; the stores of the test's child processes are bound to it too.
+new workspace that the ``store`` fixture creates and that is the suite's ``ws``; the stores
+of the test's child processes are bound to it too. The suite's tests that need what a store
+bound to one workspace on a server cannot do are skipped (see ``supports``); the last tests
+here check what the server does in their place.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from typing import Any
 
 import pytest
 
 from plinth._api.client import ApiClient
+from plinth._artifacts.rest import RestArtifactStore
+from plinth._store.base import MetricPoint, ModelRecord
 from plinth._store.rest import RestStore
+from plinth.exceptions import NotFoundError
 
 from . import suite
-from .suite import StoreSuite
+from .suite import StoreSuite, unique
 
 pytestmark = [pytest.mark.postgres, pytest.mark.remote, pytest.mark.slow]
 
 process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests must have it
 
 
+class ModelFilesRestStore(RestStore):
+    """A ``RestStore`` that puts an empty file at a model's ``path`` before registering it.
+
+    The server registers a model version only where ``path`` names a file in the workspace
+    (the SDK uploads the files first), while the suite registers made-up paths; everything
+    else is ``RestStore``'s own.
+    """
+
+    def create_model_version(self, workspace_id: str, name: str, *, path: str,
+                             **kwargs: Any) -> ModelRecord:
+        self._name_of(workspace_id)  # NotFoundError for a workspace the server lacks
+        RestArtifactStore(self.client, self._names[workspace_id]).put_bytes(path, b"")
+        return super().create_model_version(workspace_id, name, path=path, **kwargs)
+
+
 def open_rest_store(server_url: str, token: str, workspace_name: str,
-                    **kwargs: object) -> RestStore:
-    """A ``RestStore`` of ``workspace_name`` on ``server_url``, with a client of its own
+                    **kwargs: Any) -> RestStore:
+    """A store of ``workspace_name`` on ``server_url``, with an HTTP client of its own
     (module-level, so ``functools.partial`` of it can be pickled into worker processes)."""
     headers = {"Authorization": f"Bearer {token}"}
-    return RestStore(ApiClient(server_url, headers=lambda: headers), workspace_name, **kwargs)
+    client = ApiClient(server_url, headers=lambda: headers)
+    return ModelFilesRestStore(client, workspace_name, **kwargs)
 
 
 class TestRestStore(StoreSuite):
@@ -42,21 +64,83 @@ class TestRestStore(StoreSuite):
     supports = StoreSuite.supports - {
         "heartbeat_timeout",  # the server applies its own (PLINTH_HEARTBEAT_TIMEOUT=15)
         "users",  # users, roles and tokens are administered on the server's database
-        "runs_in_other_workspaces",  # runs and experiments by id: only the bound workspace's
+        "runs_in_other_workspaces",  # runs and experiments by id: the bound workspace's only
+        "unknown_ids_read_empty",  # 404 for a run or workspace the server cannot find
     }
 
     @pytest.fixture
     def store_factory(self, plinth_server):
         return functools.partial(open_rest_store, str(plinth_server), plinth_server.token,
-                                 f"ws-{uuid.uuid4().hex[:10]}")
+                                 unique("ws"))
 
     @pytest.fixture
     def store(self, store_factory):
+        """The store of a new workspace (a ``RestStore`` is always of one that exists)."""
         store = store_factory()
-        yield store
-        store.close()
+        try:
+            store.create_workspace(store.workspace_name, {})
+            yield store
+        finally:
+            store.close()
 
     @pytest.fixture
     def ws(self, store):
         """The workspace this test's stores are bound to."""
-        return store.create_workspace(store.workspace_name, {})
+        return store.get_workspace(store.workspace_name)
+
+    # -- what the server does instead (see the tests that need "unknown_ids_read_empty") ----
+
+    def test_unknown_workspace_ids_and_runs_raise(self, store, ws, exp):
+        missing = uuid.uuid4().hex
+        listings = [store.list_experiments, store.list_models, store.list_secrets,
+                    store.list_datastores, store.list_datasets, store.list_environments,
+                    store.list_computes]
+        for listing in listings:
+            with pytest.raises(NotFoundError, match=missing):
+                listing(missing)
+        for call in (store.get_compute, store.delete_compute):
+            with pytest.raises(NotFoundError):
+                call(missing, "cluster")
+        run_id = unique("missing")
+        with pytest.raises(NotFoundError, match=run_id):
+            store.log_metrics(run_id, [MetricPoint("loss", 1.0)])
+        with pytest.raises(NotFoundError, match=run_id):
+            store.get_metrics(run_id)
+        run = store.create_run(exp.id, unique("run"), run_type="test")
+        assert store.get_metrics(run.id) == []
+
+    def test_missing_computes_raise_on_the_server(self, store, ws):
+        # Names a URL would mangle ('', '..') are refused before any request is made.
+        for call in (store.get_compute, store.delete_compute):
+            for name in ("missing", "local", "", "..", "a\x00b", "x" * 300):
+                with pytest.raises(NotFoundError, match="compute") as caught:
+                    call(ws.id, name)
+                assert ws.name in str(caught.value), caught.value
+        assert store.list_computes(ws.id) == []
+
+    def test_deleted_workspace_is_gone_and_its_name_starts_empty(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            store.register_environment(workspace.id, "env", definition={}, digest="1")
+            store.register_environment(workspace.id, "env", definition={}, digest="2")
+            store.create_compute(workspace.id, "cluster", kind="AmlCompute", config={})
+            store.create_model_version(workspace.id, "model", path="p")
+            store.create_dataset(workspace.id, "d", kind="file", definition={})
+            store.set_secrets(workspace.id, {"a": "1"})
+        store.delete_workspace(doomed.name)
+        for listing in (store.list_environments, store.list_computes, store.list_models):
+            with pytest.raises(NotFoundError, match=doomed.name):
+                listing(doomed.id)
+        assert [e.version for e in store.list_environments(kept.id)] == [2, 1]
+        assert [c.name for c in store.list_computes(kept.id)] == ["cluster"]
+        assert [m.version for m in store.list_models(kept.id)] == [1]
+        again = store.create_workspace(doomed.name, {})
+        assert again.id != doomed.id
+        assert store.list_environments(again.id) == []
+        assert store.list_computes(again.id) == []
+        assert store.list_models(again.id) == []
+        assert store.list_datasets(again.id) == []
+        assert store.list_secrets(again.id) == []
+        assert store.register_environment(again.id, "env", definition={},
+                                          digest="2").version == 1

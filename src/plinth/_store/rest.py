@@ -50,6 +50,7 @@ from plinth._store.base import (
     SecretRecord,
     WorkspaceRecord,
 )
+from plinth._store.sql import _STEP_RANGE
 from plinth._store.sql_computes import check_compute_args, could_be_compute_name
 from plinth._store.sql_data import (
     check_dataset_args,
@@ -246,8 +247,10 @@ class RestStore:
     def log_metrics(self, run_id: str, points: Sequence[MetricPoint]) -> None:
         for start in range(0, len(points), 50_000):
             batch = points[start:start + 50_000]
-            # Plain lists: validating 50,000 tuples client-side would cost more than sending.
-            body = {"points": [list(p) for p in batch]}
+            # Plain lists: validating 50,000 tuples with pydantic client-side would cost more
+            # than sending. Steps and times are checked as a SqlStore checks them, so a bad
+            # one raises ValidationError rather than the server's generic 422.
+            body = {"points": [_point(p) for p in batch]}
             self.client.call("POST", f"{self._run(run_id)}/metrics", body=body, idempotent=False)
 
     def get_metrics(self, run_id: str, name: str | None = None) -> list[MetricPoint]:
@@ -488,6 +491,21 @@ class RestStore:
 
     def delete_compute(self, workspace_id: str, name: str) -> None:
         self.client.call("DELETE", self._compute(workspace_id, name), idempotent=False)
+
+
+def _point(p: MetricPoint) -> list[Any]:
+    """``p`` as sent, or ValidationError where SqlStore would refuse its step or timestamp."""
+    name, value, kind, step, ts, description = p
+    if step is not None and (type(step) is not int or step not in _STEP_RANGE):
+        raise ValidationError(
+            f"Metric {name!r}: step={step!r} must be a whole number between -2**31 and 2**31-1."
+        )
+    if type(ts) is not float:
+        try:
+            ts = float(ts)
+        except (TypeError, ValueError, OverflowError):
+            raise ValidationError(f"Metric {name!r}: timestamp={ts!r} is not a time.") from None
+    return [name, value, kind, step, ts, description]
 
 
 def _secret_names(names: Sequence[str]) -> list[str]:

@@ -15,6 +15,7 @@ from plinth._api import (
     TagsRequest,
     UpdateRunRequest,
 )
+from plinth._server.app import JSON
 from plinth._server.auth import contributor, reader
 from plinth._server.routes._common import MaxResults, PageToken, State, WorkspaceName, paginate
 from plinth._store import MetricPoint, RunRecord
@@ -96,8 +97,14 @@ def heartbeat(workspace: WorkspaceName, run_id: str, state: State) -> HeartbeatR
 
 @router.post("/workspaces/{workspace}/runs-fail-stale", dependencies=[Depends(contributor)])
 def fail_stale_runs(workspace: WorkspaceName, state: State) -> list[str]:
-    state.workspace(workspace)
-    return state.store.fail_stale_runs()
+    """Fail runs whose process died. Such runs are dead wherever they are, so all are failed;
+    only this workspace's are named back."""
+    ws = state.workspace(workspace)
+    failed = state.store.fail_stale_runs()
+    if not failed:
+        return []
+    mine = {e.id for e in state.store.list_experiments(ws.id, include_archived=True)}
+    return [run_id for run_id in failed if state.store.get_run(run_id).experiment_id in mine]
 
 
 @router.post(f"{RUN}/tags", dependencies=[Depends(contributor)])
@@ -127,8 +134,11 @@ def log_metrics(workspace: WorkspaceName, run_id: str, body: LogMetricsRequest,
     state.store.log_metrics(run_id, body.points)
 
 
-@router.get(f"{RUN}/metrics", dependencies=[Depends(reader)])
+@router.get(f"{RUN}/metrics", dependencies=[Depends(reader)],
+            response_model=list[MetricPoint])
 def get_metrics(workspace: WorkspaceName, run_id: str, state: State,
-                name: str | None = None) -> list[MetricPoint]:
+                name: str | None = None) -> JSON:
     state.run_in(state.workspace(workspace), run_id)
-    return state.store.get_metrics(run_id, name)
+    # Straight to JSON: FastAPI's serialization of the response model would turn NaN and
+    # infinities into null.
+    return JSON(state.store.get_metrics(run_id, name))
