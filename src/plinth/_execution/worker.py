@@ -9,13 +9,16 @@ the final status. Whatever goes wrong, the run does not stay active.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,25 +117,20 @@ class _Worker:
             "PYTHONUNBUFFERED": "1",
             **{str(k): str(v) for k, v in (definition.get("environment_variables") or {}).items()},
         }
-        try:
-            self.inputs = prepare_inputs(self.location, self.workspace_id(record),
-                                         definition.get("inputs") or [], self.workdir, self.say)
-        except PlinthError as exc:
-            self.say(f"Could not prepare the run's inputs: {exc}")
-            self.upload_outputs()
-            self.set_status(RunStatus.FAILED, {
-                "code": "UserError", "message": f"Could not prepare the run's inputs: {exc}"})
-            return
-        env.update(self.inputs.env())
-        try:
-            python = self.prepare_environment(definition.get("environment"), env)
-        except PlinthError as exc:
-            self.say(f"Could not build the run's environment: {exc}")
-            self.upload_outputs()
-            self.set_status(RunStatus.FAILED, {
-                "code": "EnvironmentBuildFailed",
-                "message": f"Could not build the run's environment: {exc}"})
-            return
+        # Downloads and environment builds can take minutes: keep the run alive meanwhile.
+        with self.heartbeating():
+            try:
+                self.inputs = prepare_inputs(self.location, self.workspace_id(record),
+                                             definition.get("inputs") or [], self.workdir,
+                                             self.say)
+            except PlinthError as exc:
+                return self.fail_before_start("UserError", "prepare the run's inputs", exc)
+            env.update(self.inputs.env())
+            try:
+                python = self.prepare_environment(definition.get("environment"), env)
+            except PlinthError as exc:
+                return self.fail_before_start("EnvironmentBuildFailed",
+                                              "build the run's environment", exc)
         command = substitute(build_command(definition, python), self.inputs.values)
         if self.set_status(RunStatus.RUNNING) in TERMINAL_STATUSES:
             return
@@ -140,6 +138,29 @@ class _Worker:
         process = LocalProcess(command, cwd=self.workdir, env=env, output=self.log)
         code, reason = self.supervise(process, definition.get("max_run_duration_seconds"))
         self.finish(code, reason)
+
+    @contextlib.contextmanager
+    def heartbeating(self) -> Iterator[None]:
+        """Heartbeat the run from a thread for as long as the block lasts."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(min(heartbeat_interval(), 1.0)):
+                self.store.heartbeat(self.run_id)
+
+        thread = threading.Thread(target=beat, name="plinth-prepare-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+
+    def fail_before_start(self, code: str, what: str, exc: Exception) -> None:
+        message = f"Could not {what}: {exc}"
+        self.say(message)
+        self.upload_outputs()
+        self.set_status(RunStatus.FAILED, {"code": code, "message": message})
 
     def prepare_environment(self, environment: Any, env: dict[str, str]) -> str:
         """The python of the run's environment (built with uv, or found cached); its build
