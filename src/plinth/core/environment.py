@@ -46,8 +46,7 @@ class DockerSection:
         self.shm_size: str | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("enabled", "base_image", "base_dockerfile") and value and \
-                getattr(self, "_warn", True):
+        if name in ("enabled", "base_image", "base_dockerfile") and value:
             warnings.warn(f"docker.{name} is recorded but unused: Plinth builds environments "
                           "as virtualenvs, not containers.", UserWarning, stacklevel=2)
         object.__setattr__(self, name, value)
@@ -67,7 +66,6 @@ class Environment:
         self.version: str | None = None
         self.python = PythonSection()
         self.docker = DockerSection()
-        object.__setattr__(self.docker, "_warn", True)
         self.environment_variables: dict[str, str] = {}
         self.inferencing_stack_version: str | None = None
 
@@ -230,10 +228,9 @@ class Environment:
             env.python.interpreter_path = python["interpreter_path"]
         env.environment_variables = dict(definition.get("environment_variables") or {})
         docker = definition.get("docker") or {}
-        object.__setattr__(env.docker, "_warn", False)
-        env.docker.enabled = bool(docker.get("enabled"))
-        env.docker.base_image = docker.get("base_image")
-        object.__setattr__(env.docker, "_warn", True)
+        # Restoring what was recorded is not setting it: no warning.
+        object.__setattr__(env.docker, "enabled", bool(docker.get("enabled")))
+        object.__setattr__(env.docker, "base_image", docker.get("base_image"))
         env.version = version
         return env
 
