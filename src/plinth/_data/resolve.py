@@ -18,8 +18,10 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
+from plinth._artifacts.store import file_sha256
 from plinth._data.files import DatastoreFiles
 from plinth.exceptions import UserErrorException, ValidationError
 
@@ -27,6 +29,8 @@ __all__ = [
     "ResolvedFile",
     "check_fingerprint",
     "fingerprint",
+    "kept_files",
+    "place_files",
     "resolve",
     "snapshot_sources",
     "wildcard_base",
@@ -111,6 +115,33 @@ def _relative(name: str, base: str) -> str:
     return name[len(base) + 1:] if base and name.startswith(base + "/") else name
 
 
+def kept_files(files: Sequence[ResolvedFile], transforms: Sequence[Mapping[str, Any]]
+               ) -> list[ResolvedFile]:
+    """The files a file dataset's transformations (take, skip, sample, split) keep."""
+    from plinth._data.transforms import apply_file_transforms
+
+    by_name = {f.relname: f for f in files}
+    return [by_name[n] for n in apply_file_transforms(list(by_name), transforms)]
+
+
+def place_files(files: Sequence[ResolvedFile], target: Path, *, link_local: bool) -> int:
+    """Put each file at ``target/<relname>``: a link to a file on this disk when
+    ``link_local`` (nothing copied), else a downloaded copy. Returns how many were copied."""
+    from plinth._data.transfer import download_pairs
+
+    target.mkdir(parents=True, exist_ok=True)
+    copies = []
+    for f in files:
+        local = f.files.local_path(f.name) if link_local else None
+        if local is not None:
+            (target / f.relname).parent.mkdir(parents=True, exist_ok=True)
+            (target / f.relname).symlink_to(local)
+        else:
+            copies.append((f.files, f.name, target / f.relname))
+    download_pairs(copies, overwrite=True, show_progress=False)
+    return len(copies)
+
+
 def fingerprint(files: Iterable[ResolvedFile]) -> dict[str, Any]:
     """What the files are now: names, sizes, and etags (or modification times)."""
     entries = []
@@ -165,17 +196,10 @@ def snapshot_sources(files: Sequence[ResolvedFile], target: DatastoreFiles,
             if local is None:
                 local = os.path.join(tmp, str(i))
                 f.files.get_file(f.name, local)
-            digest = _sha256(local)
+            digest = file_sha256(local)
             stored = f"{SNAPSHOT_PREFIX}/{digest[:2]}/{digest}"
             if not target.exists(stored):
                 target.put_file(local, stored)
             pairs.append([stored, f.relname])
     return [{"datastore": target_name, "files": pairs}]
 
-
-def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

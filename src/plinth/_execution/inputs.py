@@ -132,27 +132,16 @@ def _dataset(location: Any, workspace_id: str, spec: Mapping[str, Any], target: 
              say: Callable[[str], None]) -> str:
     if spec["mode"] == "direct":
         return spec["dataset_id"]
-    from plinth._data.resolve import resolve
-    from plinth._data.transfer import download_pairs
-    from plinth._data.transforms import apply_file_transforms
+    from plinth._data.resolve import kept_files, place_files, resolve
 
     record = location.store().get_dataset_by_id(workspace_id, spec["dataset_id"])
-    files = resolve(location, workspace_id, record.definition.get("sources", []))
-    kept = set(apply_file_transforms([f.relname for f in files],
-                                     record.definition.get("transforms", [])))
-    files = [f for f in files if f.relname in kept]
-    target.mkdir(parents=True, exist_ok=True)
-    remote = []
-    for f in files:
-        local = f.files.local_path(f.name) if spec["mode"] == "mount" else None
-        if local is not None:
-            (target / f.relname).parent.mkdir(parents=True, exist_ok=True)
-            (target / f.relname).symlink_to(local)
-        else:
-            remote.append((f.files, f.name, target / f.relname))
-    verb = "linking local files and copying" if spec["mode"] == "mount" else "downloading"
-    say(f"Input {spec['name']}: {verb} {len(remote)} file(s) into {target}.")
-    download_pairs(remote, overwrite=True, show_progress=False)
+    definition = record.definition
+    files = kept_files(resolve(location, workspace_id, definition.get("sources", [])),
+                       definition.get("transforms", []))
+    mount = spec["mode"] == "mount"
+    copied = place_files(files, target, link_local=mount)
+    verb = "linked local files and copied" if mount else "downloaded"
+    say(f"Input {spec['name']}: {verb} {copied} file(s) into {target}.")
     return str(target)
 
 

@@ -77,6 +77,7 @@ class _Worker:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(self.log_path, "ab", buffering=0)
         self.inputs = PreparedInputs()
+        self.workspace_id = ""  # known once the run's record is read
 
     def say(self, message: str) -> None:
         self.log.write(f"[plinth] {message}\n".encode())
@@ -89,6 +90,7 @@ class _Worker:
         if record.status in TERMINAL_STATUSES:
             return
         definition = record.definition or {}
+        self.workspace_id = self.store.get_experiment_by_id(record.experiment_id).workspace_id
         if self.set_status(RunStatus.PREPARING) in TERMINAL_STATUSES:
             return
         self.store.add_properties(self.run_id, {
@@ -120,7 +122,7 @@ class _Worker:
         # Downloads and environment builds can take minutes: keep the run alive meanwhile.
         with self.heartbeating():
             try:
-                self.inputs = prepare_inputs(self.location, self.workspace_id(record),
+                self.inputs = prepare_inputs(self.location, self.workspace_id,
                                              definition.get("inputs") or [], self.workdir,
                                              self.say)
             except PlinthError as exc:
@@ -180,9 +182,6 @@ class _Worker:
         self.say(f"Environment {environment.get('name') or ''}: {python}")
         return str(python)
 
-    def workspace_id(self, record) -> str:
-        return self.store.get_experiment_by_id(record.experiment_id).workspace_id
-
     def supervise(self, process: LocalProcess, max_seconds: float | None) -> tuple[int, str | None]:
         """Wait for the script, heartbeating; stop it on cancel or when over time."""
         started = time.monotonic()
@@ -209,8 +208,8 @@ class _Worker:
         failure = None
         if code == 0 and reason is None and self.inputs.uploads:
             try:
-                upload_outputs(self.location, self.workspace_id(self.store.get_run(self.run_id)),
-                               self.inputs.uploads, self.say)
+                upload_outputs(self.location, self.workspace_id, self.inputs.uploads,
+                               self.say)
             except PlinthError as exc:
                 failure = f"The script succeeded but its data outputs were not uploaded: {exc}"
                 self.say(failure)

@@ -50,7 +50,7 @@ from plinth._store.base import (
     SecretRecord,
     WorkspaceRecord,
 )
-from plinth._store.sql import _STEP_RANGE
+from plinth._store.sql import checked_step_and_time
 from plinth._store.sql_computes import check_compute_args, could_be_compute_name
 from plinth._store.sql_data import (
     check_dataset_args,
@@ -495,17 +495,8 @@ class RestStore:
 
 def _point(p: MetricPoint) -> list[Any]:
     """``p`` as sent, or ValidationError where SqlStore would refuse its step or timestamp."""
-    name, value, kind, step, ts, description = p
-    if step is not None and (type(step) is not int or step not in _STEP_RANGE):
-        raise ValidationError(
-            f"Metric {name!r}: step={step!r} must be a whole number between -2**31 and 2**31-1."
-        )
-    if type(ts) is not float:
-        try:
-            ts = float(ts)
-        except (TypeError, ValueError, OverflowError):
-            raise ValidationError(f"Metric {name!r}: timestamp={ts!r} is not a time.") from None
-    return [name, value, kind, step, ts, description]
+    step, ts = checked_step_and_time(p)
+    return [p.name, p.value, p.kind, step, ts, p.description]
 
 
 def _secret_names(names: Sequence[str]) -> list[str]:

@@ -752,8 +752,10 @@ def _run(row: Row) -> RunRecord:
 _STEP_RANGE = range(-(2**31), 2**31)  # the step column is a 32-bit INTEGER on PostgreSQL
 
 
-def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
-    step, value, ts = p.step, p.value, p.timestamp
+def checked_step_and_time(p: MetricPoint) -> tuple[int | None, float]:
+    """``p``'s step and timestamp as stored, or ValidationError where the store refuses
+    them (RestStore checks the same before sending)."""
+    step, ts = p.step, p.timestamp
     if step is not None and (type(step) is not int or step not in _STEP_RANGE):
         raise ValidationError(
             f"Metric {p.name!r}: step={step!r} must be a whole number between -2**31 and 2**31-1."
@@ -763,6 +765,12 @@ def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
             ts = float(ts)
         except (TypeError, ValueError, OverflowError):
             raise ValidationError(f"Metric {p.name!r}: timestamp={ts!r} is not a time.") from None
+    return step, ts
+
+
+def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
+    value = p.value
+    step, ts = checked_step_and_time(p)
     if type(value) is float and not math.isnan(value):  # SQLite stores NaN as NULL
         return (series_id, idx, step, value, None, ts)
     number = None

@@ -138,15 +138,13 @@ class Environment:
 
     def register(self, workspace: "Workspace") -> "Environment":
         """Register this definition; the version counts up only when it changed."""
-        import hashlib
-        import json
+        from plinth._envs.spec import digest
 
         definition = self._to_record()
         definition.pop("version")
         identity = {k: v for k, v in definition.items() if k != "name"}
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         record = workspace._store.register_environment(
-            workspace._id, self.name, definition=definition, digest=digest)
+            workspace._id, self.name, definition=definition, digest=digest(identity))
         return Environment._from_record(record)
 
     @staticmethod

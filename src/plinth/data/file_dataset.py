@@ -21,12 +21,9 @@ class FileDataset(AbstractDataset):
     _kind = "file"
 
     def _files_now(self) -> list[Any]:
-        from plinth._data.transforms import apply_file_transforms
+        from plinth._data.resolve import kept_files
 
-        files = self._resolved()
-        kept = apply_file_transforms([f.relname for f in files], self._transforms())
-        by_name = {f.relname: f for f in files}
-        return [by_name[n] for n in kept]
+        return kept_files(self._resolved(), self._transforms())
 
     def to_path(self) -> list[str]:
         """The files' paths relative to the dataset's base folder (``/a/b.jpg``)."""
@@ -64,25 +61,15 @@ class MountContext:
                                .resolve())
 
     def start(self) -> None:
-        from plinth._data.transfer import download_pairs
+        from plinth._data.resolve import place_files
 
         root = Path(self.mount_point)
         if root.exists() and any(root.iterdir()):
             raise UserErrorException(f"mount_point={self.mount_point!r} is not empty.")
-        root.mkdir(parents=True, exist_ok=True)
-        remote = []
-        for f in self._dataset._files_now():
-            target = root / f.relname
-            local = f.files.local_path(f.name)
-            if local is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.symlink_to(local)
-            else:
-                remote.append((f.files, f.name, target))
-        if remote:
-            log.warning("No FUSE mount is available: downloading %d file(s) into %s as a local "
-                     "cache.", len(remote), self.mount_point)
-            download_pairs(remote, overwrite=True, show_progress=False)
+        copied = place_files(self._dataset._files_now(), root, link_local=True)
+        if copied:
+            log.warning("No FUSE mount is available: %d file(s) were downloaded into %s as a "
+                        "local cache.", copied, self.mount_point)
 
     def stop(self) -> None:
         root = Path(self.mount_point)
