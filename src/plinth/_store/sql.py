@@ -674,9 +674,9 @@ def _make_engine(uri: str):
         def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" event issue BEGIN
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=60000")
+            _use_wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
@@ -689,6 +689,27 @@ def _make_engine(uri: str):
 
         return engine
     return create_engine(uri, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _use_wal(cur: Any, wait_seconds: float = 60.0) -> None:
+    """Put the database in WAL mode (readers then never wait for writers). Switching needs
+    the database to itself, and SQLite answers "database is locked" at once rather than
+    waiting while another process holds it (as when several open a new database together,
+    one of them migrating it), so it is retried; a database already in WAL is left alone."""
+    import sqlite3
+
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.01
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _require_workspace(conn: Connection, workspace_id: str) -> None:
