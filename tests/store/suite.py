@@ -40,6 +40,7 @@ import pytest
 from plinth._store.base import (
     BUILTIN_DATASTORES,
     COMPUTE_KINDS,
+    PIPELINE_STATES,
     ComputeRecord,
     DatasetRecord,
     DatastoreRecord,
@@ -47,9 +48,12 @@ from plinth._store.base import (
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
+    PipelineEndpointRecord,
+    PublishedPipelineRecord,
     RunDatasetRecord,
     RunRecord,
     RunStatus,
+    ScheduleRecord,
     SecretRecord,
     Store,
     TokenMatch,
@@ -79,6 +83,8 @@ CAPABILITIES = {
     "unknown_ids_read_empty": "read a run or workspace it cannot find as empty (listings and "
                               "metrics of an unknown or deleted one raise NotFoundError: the "
                               "server answers 404)",
+    "scheduler": "claim schedule firings, record their runs or list every workspace's "
+                 "schedules (the scheduler runs inside the server, on the server's own store)",
 }
 """What a store may lack, by name: each is a phrase that follows "<the store> does not"."""
 
@@ -229,6 +235,21 @@ def _create_runs(index: int, factory, workspace_id: str, experiment: str, count:
             for _ in range(count)
         ]
         return exp.id, numbers
+    finally:
+        store.close()
+
+
+def _claim_fires(index: int, factory, schedule_id: str, due_times: list[float]) -> list[bool]:
+    """Claim each due time of ``due_times`` in turn (moving the schedule to the next one):
+    what each of several schedulers does with the same schedule."""
+    store = factory()
+    try:
+        start_together()
+        return [
+            store.claim_schedule_fire(schedule_id, expected_next_fire_at=due,
+                                      next_fire_at=later)
+            for due, later in zip(due_times, due_times[1:], strict=False)
+        ]
     finally:
         store.close()
 
@@ -1643,6 +1664,546 @@ class StoreSuite:
         again = store.create_workspace(doomed.name, {})
         assert store.list_computes(again.id) == []
         assert store.create_compute(again.id, "cluster", kind="Ray", config={}).kind == "Ray"
+
+    # -- pipelines --------------------------------------------------------------------------
+
+    GRAPH = {"steps": [{"name": "prep", "inputs": {"x": [1, 2.5, None]}}], "edges": []}
+
+    @classmethod
+    def new_pipeline(cls, store: Store, ws: WorkspaceRecord, name: str = "pipe",
+                     **kwargs: Any) -> PublishedPipelineRecord:
+        return store.create_published_pipeline(ws.id, name, graph=cls.GRAPH, **kwargs)
+
+    @staticmethod
+    def new_schedule(store: Store, ws: WorkspaceRecord, pipeline_id: str,
+                     **kwargs: Any) -> ScheduleRecord:
+        kwargs.setdefault("experiment_name", "scheduled")
+        if "datastore" not in kwargs:
+            kwargs.setdefault("recurrence", {"frequency": "Hour", "interval": 1})
+        return store.create_schedule(ws.id, unique("schedule"), pipeline_id=pipeline_id,
+                                     **kwargs)
+
+    def test_create_get_and_list_published_pipelines(self, store, ws):
+        before = time.time()
+        first = self.new_pipeline(store, ws, "training pipeline", description="trains",
+                                  version="1.0", continue_on_step_failure=True)
+        assert isinstance(first, PublishedPipelineRecord)
+        assert (first.workspace_id, first.name, first.description, first.version) == (
+            ws.id, "training pipeline", "trains", "1.0"
+        )
+        assert (first.graph, first.continue_on_step_failure, first.status) == (
+            self.GRAPH, True, "Active"
+        )
+        assert str(uuid.UUID(first.id)) == first.id
+        assert before - 1 <= first.created_at <= time.time() + 1
+        assert store.get_published_pipeline(ws.id, first.id) == first
+        second = self.new_pipeline(store, ws, "training pipeline")
+        assert second.id != first.id
+        assert (second.description, second.version, second.continue_on_step_failure) == (
+            None, None, False
+        )
+        assert store.list_published_pipelines(ws.id) == [second, first]
+        assert store.list_published_pipelines(ws.id, active_only=False) == [second, first]
+
+    def test_disable_and_enable_a_published_pipeline(self, store, ws):
+        kept = self.new_pipeline(store, ws, "kept")
+        pipeline = self.new_pipeline(store, ws)
+        disabled = store.set_published_pipeline_status(ws.id, pipeline.id, "Disabled")
+        assert disabled == dataclasses.replace(pipeline, status="Disabled")
+        assert store.get_published_pipeline(ws.id, pipeline.id) == disabled
+        assert store.list_published_pipelines(ws.id) == [kept]
+        assert store.list_published_pipelines(ws.id, active_only=False) == [disabled, kept]
+        assert store.set_published_pipeline_status(ws.id, pipeline.id, "Active") == pipeline
+        for status in ("active", "Deleted", "", None, 1):
+            with pytest.raises(ValidationError, match="status") as caught:
+                store.set_published_pipeline_status(ws.id, pipeline.id, status)
+            assert all(state in str(caught.value) for state in PIPELINE_STATES)
+        assert store.get_published_pipeline(ws.id, pipeline.id) == pipeline
+
+    def test_missing_published_pipelines_raise(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        theirs = self.new_pipeline(store, other)
+        for pipeline_id in (str(uuid.uuid4()), theirs.id, "x", "", "..", "a/b", "a\x00b"):
+            with pytest.raises(NotFoundError, match="published pipeline") as caught:
+                store.get_published_pipeline(ws.id, pipeline_id)
+            assert ws.name in str(caught.value), caught.value
+            with pytest.raises(NotFoundError):
+                store.set_published_pipeline_status(ws.id, pipeline_id, "Disabled")
+        assert store.get_published_pipeline(other.id, theirs.id) == theirs
+        assert store.list_published_pipelines(ws.id) == []
+        with pytest.raises(NotFoundError):
+            self.new_pipeline(store, WorkspaceRecord(uuid.uuid4().hex, "gone", 0.0))
+
+    @pytest.mark.parametrize(
+        "name", ["", " ", "\t", "x" * 256, "a\nb", "a\x00b", None, 7, ["pipe"]]
+    )
+    def test_bad_pipeline_names_raise(self, store, ws, name):
+        pipeline = self.new_pipeline(store, ws)
+        calls = [
+            lambda: store.create_published_pipeline(ws.id, name, graph={}),
+            lambda: store.create_pipeline_endpoint(ws.id, name, pipeline_id=pipeline.id),
+            lambda: store.create_schedule(ws.id, name, pipeline_id=pipeline.id,
+                                          experiment_name="e", recurrence={}),
+        ]
+        for call in calls:
+            with pytest.raises(ValidationError, match="name") as caught:
+                call()
+            assert "1-255" in str(caught.value)
+        assert store.list_published_pipelines(ws.id) == [pipeline]
+        assert store.list_pipeline_endpoints(ws.id) == []
+        assert store.list_schedules(ws.id) == []
+
+    def test_pipeline_names_at_the_limits(self, store, ws):
+        for name in ("a", "x" * 255, "Pipeline with spaces, ünïcode & symbols!", " padded "):
+            pipeline = self.new_pipeline(store, ws, name)
+            assert store.get_published_pipeline(ws.id, pipeline.id).name == name
+            endpoint = store.create_pipeline_endpoint(ws.id, name, pipeline_id=pipeline.id)
+            assert store.get_pipeline_endpoint(ws.id, name=name) == endpoint
+
+    def test_bad_published_pipeline_arguments_raise(self, store, ws):
+        bad = [
+            ({"graph": None}, "graph"),
+            ({"graph": [1]}, "graph"),
+            ({"graph": {1: "a"}}, "graph"),
+            ({"graph": {"x": float("nan")}}, "graph"),
+            ({"graph": {"x": object()}}, "graph"),
+            ({"graph": {}, "version": "v" * 256}, "version"),
+            ({"graph": {}, "version": 1}, "version"),
+            ({"graph": {}, "description": 5}, "description"),
+            ({"graph": {}, "continue_on_step_failure": "yes"}, "continue_on_step_failure"),
+        ]
+        for kwargs, argument in bad:
+            with pytest.raises(ValidationError, match=argument):
+                store.create_published_pipeline(ws.id, "pipe", **kwargs)
+        assert store.list_published_pipelines(ws.id, active_only=False) == []
+
+    def test_pipeline_endpoints_keep_versions(self, store, ws):
+        first, second, third = (self.new_pipeline(store, ws, f"p{i}") for i in range(3))
+        before = time.time()
+        endpoint = store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=first.id,
+                                                  description="the endpoint")
+        assert isinstance(endpoint, PipelineEndpointRecord)
+        assert (endpoint.workspace_id, endpoint.name, endpoint.description) == (
+            ws.id, "serve", "the endpoint"
+        )
+        assert (endpoint.pipeline_ids, endpoint.default_version, endpoint.status) == (
+            [first.id], "0", "Active"
+        )
+        assert str(uuid.UUID(endpoint.id)) == endpoint.id
+        assert before - 1 <= endpoint.created_at <= time.time() + 1
+        assert store.get_pipeline_endpoint(ws.id, endpoint_id=endpoint.id) == endpoint
+        assert store.get_pipeline_endpoint(ws.id, name="serve") == endpoint
+
+        added = store.add_pipeline_endpoint_version(ws.id, endpoint.id, second.id)
+        assert (added.pipeline_ids, added.default_version) == ([first.id, second.id], "0")
+        # A pipeline already there is not added twice; make_default points at its version.
+        again = store.add_pipeline_endpoint_version(ws.id, endpoint.id, second.id,
+                                                    make_default=True)
+        assert (again.pipeline_ids, again.default_version) == ([first.id, second.id], "1")
+        latest = store.add_pipeline_endpoint_version(ws.id, endpoint.id, third.id,
+                                                     make_default=True)
+        assert (latest.pipeline_ids, latest.default_version) == (
+            [first.id, second.id, third.id], "2"
+        )
+        back = store.add_pipeline_endpoint_version(ws.id, endpoint.id, first.id,
+                                                   make_default=True)
+        assert (back.pipeline_ids, back.default_version) == (latest.pipeline_ids, "0")
+        assert store.get_pipeline_endpoint(ws.id, name="serve") == back
+        assert dataclasses.replace(back, pipeline_ids=[first.id]) == endpoint
+
+    def test_update_pipeline_endpoint(self, store, ws):
+        first, second = self.new_pipeline(store, ws, "p1"), self.new_pipeline(store, ws, "p2")
+        endpoint = store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=first.id)
+        store.add_pipeline_endpoint_version(ws.id, endpoint.id, second.id)
+        moved = store.update_pipeline_endpoint(ws.id, endpoint.id, default_version="1")
+        assert (moved.default_version, moved.status, moved.description) == ("1", "Active", None)
+        described = store.update_pipeline_endpoint(ws.id, endpoint.id, description="new")
+        assert (described.default_version, described.description) == ("1", "new")
+        disabled = store.update_pipeline_endpoint(ws.id, endpoint.id, status="Disabled")
+        assert (disabled.status, disabled.default_version, disabled.description) == (
+            "Disabled", "1", "new"
+        )
+        assert store.update_pipeline_endpoint(ws.id, endpoint.id) == disabled
+        for version in ("2", "9", "01", "-1", "one", "", 1, 0.0):
+            with pytest.raises(ValidationError, match="default_version"):
+                store.update_pipeline_endpoint(ws.id, endpoint.id, default_version=version)
+        for status in ("disabled", "", 0):
+            with pytest.raises(ValidationError, match="status"):
+                store.update_pipeline_endpoint(ws.id, endpoint.id, status=status)
+        assert store.get_pipeline_endpoint(ws.id, endpoint_id=endpoint.id) == disabled
+
+    def test_list_pipeline_endpoints_by_name(self, store, ws):
+        pipeline = self.new_pipeline(store, ws)
+        names = ["b-endpoint", "a-endpoint", "c-endpoint"]
+        made = {n: store.create_pipeline_endpoint(ws.id, n, pipeline_id=pipeline.id)
+                for n in names}
+        assert store.list_pipeline_endpoints(ws.id) == [made[n] for n in sorted(names)]
+        off = store.update_pipeline_endpoint(ws.id, made["a-endpoint"].id, status="Disabled")
+        assert store.list_pipeline_endpoints(ws.id) == [made["b-endpoint"], made["c-endpoint"]]
+        assert store.list_pipeline_endpoints(ws.id, active_only=False) == [
+            off, made["b-endpoint"], made["c-endpoint"]
+        ]
+        # A Disabled endpoint is still found by its name.
+        assert store.get_pipeline_endpoint(ws.id, name="a-endpoint") == off
+
+    def test_creating_a_taken_endpoint_name_raises(self, store, ws):
+        pipeline = self.new_pipeline(store, ws)
+        first = store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=pipeline.id)
+        with pytest.raises(AlreadyExistsError, match="serve"):
+            store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=pipeline.id)
+        store.update_pipeline_endpoint(ws.id, first.id, status="Disabled")
+        with pytest.raises(AlreadyExistsError, match="serve"):
+            store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=pipeline.id)
+        assert [e.id for e in store.list_pipeline_endpoints(ws.id, active_only=False)] == [
+            first.id
+        ]
+
+    def test_missing_pipeline_endpoints_raise(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        mine, theirs = self.new_pipeline(store, ws), self.new_pipeline(store, other)
+        endpoint = store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=mine.id)
+        foreign = store.create_pipeline_endpoint(other.id, "theirs", pipeline_id=theirs.id)
+        # The same name in another workspace is another endpoint.
+        same_name = store.create_pipeline_endpoint(other.id, "serve", pipeline_id=theirs.id)
+        assert same_name.id != endpoint.id
+        for endpoint_id in (str(uuid.uuid4()), foreign.id, "x", "", "..", "a/b", "a\x00b"):
+            with pytest.raises(NotFoundError, match="pipeline endpoint") as caught:
+                store.get_pipeline_endpoint(ws.id, endpoint_id=endpoint_id)
+            assert ws.name in str(caught.value), caught.value
+            with pytest.raises(NotFoundError):
+                store.add_pipeline_endpoint_version(ws.id, endpoint_id, mine.id)
+            with pytest.raises(NotFoundError):
+                store.update_pipeline_endpoint(ws.id, endpoint_id, status="Disabled")
+        for name in ("theirs", "missing", "", "..", "x" * 300, "a\x00b"):
+            with pytest.raises(NotFoundError, match="pipeline endpoint"):
+                store.get_pipeline_endpoint(ws.id, name=name)
+        # Pipelines of another workspace cannot be put behind this workspace's endpoints.
+        for pipeline_id in (theirs.id, str(uuid.uuid4()), "x"):
+            with pytest.raises(NotFoundError, match="published pipeline"):
+                store.create_pipeline_endpoint(ws.id, "new", pipeline_id=pipeline_id)
+            with pytest.raises(NotFoundError, match="published pipeline"):
+                store.add_pipeline_endpoint_version(ws.id, endpoint.id, pipeline_id)
+        assert store.get_pipeline_endpoint(ws.id, endpoint_id=endpoint.id) == endpoint
+        assert store.list_pipeline_endpoints(ws.id) == [endpoint]
+        assert store.get_pipeline_endpoint(other.id, name="serve") == same_name
+
+    def test_get_pipeline_endpoint_takes_an_id_or_a_name(self, store, ws):
+        endpoint = store.create_pipeline_endpoint(ws.id, "serve",
+                                                  pipeline_id=self.new_pipeline(store, ws).id)
+        for kwargs in ({}, {"endpoint_id": endpoint.id, "name": "serve"}):
+            with pytest.raises(ValidationError, match="endpoint_id"):
+                store.get_pipeline_endpoint(ws.id, **kwargs)
+
+    def test_create_get_and_list_schedules(self, store, ws):
+        pipeline = self.new_pipeline(store, ws)
+        recurrence = {"frequency": "Week", "interval": 2, "start_time": "2024-01-01T00:00:00",
+                      "time_zone": "UTC", "hours": [9], "minutes": [30],
+                      "week_days": ["Monday", "Friday"]}
+        before = time.time()
+        timed = store.create_schedule(
+            ws.id, "nightly", pipeline_id=pipeline.id, experiment_name="nightly-exp",
+            recurrence=recurrence, pipeline_parameters={"lr": 0.1, "layers": [2, 3]},
+            description="every other week", next_fire_at=1_700_000_000.123456,
+        )
+        assert isinstance(timed, ScheduleRecord)
+        assert (timed.workspace_id, timed.name, timed.pipeline_id, timed.experiment_name) == (
+            ws.id, "nightly", pipeline.id, "nightly-exp"
+        )
+        assert (timed.recurrence, timed.pipeline_parameters, timed.description) == (
+            recurrence, {"lr": 0.1, "layers": [2, 3]}, "every other week"
+        )
+        assert (timed.datastore, timed.path_on_datastore, timed.data_path_parameter_name) == (
+            None, None, None
+        )
+        assert (timed.status, timed.next_fire_at, timed.polling_interval) == (
+            "Active", 1_700_000_000.123456, 5.0
+        )
+        assert (timed.data_state, timed.last_fired_at, timed.last_run_id) == (None, None, None)
+        assert str(uuid.UUID(timed.id)) == timed.id
+        assert before - 1 <= timed.created_at <= time.time() + 1
+        assert store.get_schedule(ws.id, timed.id) == timed
+
+        watching = store.create_schedule(
+            ws.id, "on new data", pipeline_id=pipeline.id, experiment_name="data-exp",
+            datastore="workspaceblobstore", path_on_datastore="incoming/", polling_interval=1,
+            data_path_parameter_name="input_path",
+        )
+        assert (watching.recurrence, watching.datastore, watching.path_on_datastore) == (
+            None, "workspaceblobstore", "incoming/"
+        )
+        assert (watching.polling_interval, watching.data_path_parameter_name) == (
+            1.0, "input_path"
+        )
+        assert (watching.next_fire_at, watching.pipeline_parameters) == (None, {})
+        assert store.get_schedule(ws.id, watching.id) == watching
+        assert store.list_schedules(ws.id) == [watching, timed]
+
+        other = self.new_pipeline(store, ws, "other")
+        third = self.new_schedule(store, ws, other.id)
+        assert store.list_schedules(ws.id, pipeline_id=pipeline.id) == [watching, timed]
+        assert store.list_schedules(ws.id, pipeline_id=other.id) == [third]
+        assert store.list_schedules(ws.id, pipeline_id=str(uuid.uuid4())) == []
+        assert store.list_schedules(ws.id, pipeline_id="x") == []
+
+    def test_update_schedule(self, store, ws):
+        schedule = self.new_schedule(store, ws, self.new_pipeline(store, ws).id,
+                                     next_fire_at=100.5)
+        kept = self.new_schedule(store, ws, schedule.pipeline_id)
+        moved = store.update_schedule(ws.id, schedule.id, next_fire_at=200.25)
+        assert moved == dataclasses.replace(schedule, next_fire_at=200.25)
+        disabled = store.update_schedule(ws.id, schedule.id, status="Disabled")
+        assert (disabled.status, disabled.next_fire_at) == ("Disabled", 200.25)
+        assert store.list_schedules(ws.id) == [kept]
+        assert store.list_schedules(ws.id, active_only=False) == [kept, disabled]
+        assert store.update_schedule(ws.id, schedule.id) == disabled
+        enabled = store.update_schedule(ws.id, schedule.id, status="Active", next_fire_at=7)
+        assert (enabled.status, enabled.next_fire_at) == ("Active", 7.0)
+        for kwargs, argument in [({"status": "Paused"}, "status"), ({"status": ""}, "status"),
+                                 ({"next_fire_at": float("nan")}, "next_fire_at"),
+                                 ({"next_fire_at": float("inf")}, "next_fire_at"),
+                                 ({"next_fire_at": "soon"}, "next_fire_at"),
+                                 ({"next_fire_at": True}, "next_fire_at")]:
+            with pytest.raises(ValidationError, match=argument):
+                store.update_schedule(ws.id, schedule.id, **kwargs)
+        assert store.get_schedule(ws.id, schedule.id) == enabled
+
+    def test_bad_schedule_arguments_raise(self, store, ws):
+        pipeline = self.new_pipeline(store, ws)
+        every_hour = {"frequency": "Hour", "interval": 1}
+        bad = [
+            ({}, "recurrence"),
+            ({"recurrence": every_hour, "datastore": "workspaceblobstore"}, "datastore"),
+            ({"recurrence": [1]}, "recurrence"),
+            ({"recurrence": {"x": float("inf")}}, "recurrence"),
+            ({"datastore": "1-bad name"}, "datastore"),
+            ({"datastore": ""}, "datastore"),
+            ({"recurrence": every_hour, "path_on_datastore": "in/"}, "path_on_datastore"),
+            ({"recurrence": every_hour, "data_path_parameter_name": "p"},
+             "data_path_parameter_name"),
+            ({"datastore": "workspaceblobstore", "polling_interval": 0}, "polling_interval"),
+            ({"datastore": "workspaceblobstore", "polling_interval": -1}, "polling_interval"),
+            ({"datastore": "workspaceblobstore", "polling_interval": float("nan")},
+             "polling_interval"),
+            ({"datastore": "workspaceblobstore", "polling_interval": "5"}, "polling_interval"),
+            ({"recurrence": every_hour, "pipeline_parameters": {"x": object()}},
+             "pipeline_parameters"),
+            ({"recurrence": every_hour, "pipeline_parameters": [1]}, "pipeline_parameters"),
+            ({"recurrence": every_hour, "next_fire_at": float("nan")}, "next_fire_at"),
+            ({"recurrence": every_hour, "next_fire_at": "now"}, "next_fire_at"),
+            ({"recurrence": every_hour, "experiment_name": ""}, "experiment_name"),
+            ({"recurrence": every_hour, "experiment_name": "has space"}, "experiment_name"),
+            ({"recurrence": every_hour, "experiment_name": None}, "experiment_name"),
+        ]
+        for kwargs, argument in bad:
+            kwargs = {"experiment_name": "exp", **kwargs}
+            with pytest.raises(ValidationError, match=argument):
+                store.create_schedule(ws.id, "schedule", pipeline_id=pipeline.id, **kwargs)
+        assert store.list_schedules(ws.id, active_only=False) == []
+
+    def test_missing_schedules_raise(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        theirs = self.new_pipeline(store, other)
+        foreign = self.new_schedule(store, other, theirs.id)
+        for pipeline_id in (theirs.id, str(uuid.uuid4()), "x"):
+            with pytest.raises(NotFoundError, match="published pipeline"):
+                self.new_schedule(store, ws, pipeline_id)
+        for schedule_id in (str(uuid.uuid4()), foreign.id, "x", "", "..", "a/b", "a\x00b"):
+            with pytest.raises(NotFoundError, match="schedule") as caught:
+                store.get_schedule(ws.id, schedule_id)
+            assert ws.name in str(caught.value), caught.value
+            with pytest.raises(NotFoundError, match="schedule"):
+                store.update_schedule(ws.id, schedule_id, status="Disabled")
+        assert store.list_schedules(ws.id) == []
+        assert store.list_schedules(ws.id, pipeline_id=theirs.id) == []
+        assert store.get_schedule(other.id, foreign.id) == foreign
+        assert store.list_schedules(other.id) == [foreign]
+
+    def test_step_results(self, store, ws, exp):
+        assert store.find_step_result(ws.id, "f" * 64) is None
+        first = self.new_run(store, exp)
+        store.set_status(first.id, RunStatus.COMPLETED)
+        store.record_step_result(ws.id, "f" * 64, first.id)
+        assert store.find_step_result(ws.id, "f" * 64) == first.id
+        # The latest recorded run wins.
+        second = self.new_run(store, exp)
+        store.set_status(second.id, RunStatus.COMPLETED)
+        store.record_step_result(ws.id, "f" * 64, second.id)
+        assert store.find_step_result(ws.id, "f" * 64) == second.id
+        store.record_step_result(ws.id, "f" * 64, first.id)
+        assert store.find_step_result(ws.id, "f" * 64) == first.id
+        # Fingerprints are per workspace.
+        other = store.create_workspace(unique("ws"), {})
+        assert store.find_step_result(other.id, "f" * 64) is None
+
+    def test_a_step_result_counts_only_while_its_run_is_completed(self, store, ws, exp):
+        for status in (RunStatus.FAILED, RunStatus.CANCELED):
+            run = self.new_run(store, exp)
+            store.set_status(run.id, status)
+            store.record_step_result(ws.id, status, run.id)
+            assert store.find_step_result(ws.id, status) is None
+        running = self.new_run(store, exp, status=RunStatus.RUNNING)
+        store.record_step_result(ws.id, "pending", running.id)
+        assert store.find_step_result(ws.id, "pending") is None
+        store.set_status(running.id, RunStatus.COMPLETED)
+        assert store.find_step_result(ws.id, "pending") == running.id
+        # A later record of a run that did not complete hides the earlier Completed one.
+        failed = self.new_run(store, exp)
+        store.set_status(failed.id, RunStatus.FAILED)
+        store.record_step_result(ws.id, "pending", failed.id)
+        assert store.find_step_result(ws.id, "pending") is None
+
+    def test_bad_step_results_raise(self, store, ws, exp):
+        run = self.new_run(store, exp)
+        store.set_status(run.id, RunStatus.COMPLETED)
+        for fingerprint in ("", ".", "..", "-abc", "a/b", "a b", "a\x00b", "x" * 256, None, 5):
+            with pytest.raises(ValidationError, match="fingerprint"):
+                store.record_step_result(ws.id, fingerprint, run.id)
+            assert store.find_step_result(ws.id, fingerprint) is None
+        for run_id in ("missing", "", "..", "a\x00b"):
+            with pytest.raises(NotFoundError, match="run"):
+                store.record_step_result(ws.id, "abc", run_id)
+        with pytest.raises(ValidationError, match="run_id"):
+            store.record_step_result(ws.id, "abc", None)
+        with pytest.raises(NotFoundError):
+            store.record_step_result(uuid.uuid4().hex, "abc", run.id)
+        assert store.find_step_result(ws.id, "abc") is None
+        longest = "a" * 255
+        store.record_step_result(ws.id, longest, run.id)
+        assert store.find_step_result(ws.id, longest) == run.id
+
+    @needs("runs_in_other_workspaces")
+    def test_a_step_result_is_a_run_of_its_workspace(self, store, ws, exp):
+        other = store.create_workspace(unique("ws"), {})
+        run = self.new_run(store, exp)
+        store.set_status(run.id, RunStatus.COMPLETED)
+        with pytest.raises(NotFoundError, match="run"):
+            store.record_step_result(other.id, "abc", run.id)
+        assert store.find_step_result(other.id, "abc") is None
+
+    @needs("scheduler")
+    def test_claim_schedule_fire_is_a_compare_and_set(self, store, ws):
+        due = 1_700_000_000.1234567  # not exact in decimal: compared as the stored float
+        schedule = self.new_schedule(store, ws, self.new_pipeline(store, ws).id,
+                                     next_fire_at=due)
+        for wrong in (None, due + 1, math.nextafter(due, math.inf),
+                      math.nextafter(due, -math.inf)):
+            assert not store.claim_schedule_fire(schedule.id, expected_next_fire_at=wrong,
+                                                 next_fire_at=due + 60)
+        assert store.get_schedule(ws.id, schedule.id) == schedule
+        before = time.time()
+        assert store.claim_schedule_fire(schedule.id, expected_next_fire_at=due,
+                                         next_fire_at=due + 60)
+        fired = store.get_schedule(ws.id, schedule.id)
+        assert (fired.next_fire_at, fired.data_state) == (due + 60, None)
+        assert before - 1 <= fired.last_fired_at <= time.time() + 1
+        # The same due time is claimed once.
+        assert not store.claim_schedule_fire(schedule.id, expected_next_fire_at=due,
+                                             next_fire_at=due + 60)
+        # A poll that does not fire moves the time and keeps what it saw, not last_fired_at.
+        state = {"files": [["a.csv", 10, "etag"]], "digest": "d1"}
+        assert store.claim_schedule_fire(schedule.id, expected_next_fire_at=due + 60,
+                                         next_fire_at=None, data_state=state, fired=False)
+        polled = store.get_schedule(ws.id, schedule.id)
+        assert (polled.next_fire_at, polled.data_state, polled.last_fired_at) == (
+            None, state, fired.last_fired_at
+        )
+        # None compares as None; data_state=None leaves the saved state as it is.
+        assert store.claim_schedule_fire(schedule.id, expected_next_fire_at=None,
+                                         next_fire_at=5.0, fired=False)
+        assert store.get_schedule(ws.id, schedule.id).data_state == state
+        assert not store.claim_schedule_fire(schedule.id, expected_next_fire_at=None,
+                                             next_fire_at=6.0)
+        # A Disabled schedule does not fire.
+        store.update_schedule(ws.id, schedule.id, status="Disabled")
+        assert not store.claim_schedule_fire(schedule.id, expected_next_fire_at=5.0,
+                                             next_fire_at=6.0)
+        assert store.get_schedule(ws.id, schedule.id).next_fire_at == 5.0
+        for missing in (str(uuid.uuid4()), "x", ""):
+            assert not store.claim_schedule_fire(missing, expected_next_fire_at=None,
+                                                 next_fire_at=1.0)
+        for kwargs, argument in [({"next_fire_at": float("nan")}, "next_fire_at"),
+                                 ({"expected_next_fire_at": "5"}, "expected_next_fire_at"),
+                                 ({"data_state": [1]}, "data_state")]:
+            kwargs = {"expected_next_fire_at": 5.0, "next_fire_at": 6.0, **kwargs}
+            with pytest.raises(ValidationError, match=argument):
+                store.claim_schedule_fire(schedule.id, **kwargs)
+
+    @needs("scheduler")
+    def test_scheduler_lists_every_workspace_and_records_last_runs(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        mine = self.new_schedule(store, ws, self.new_pipeline(store, ws).id)
+        theirs = self.new_schedule(store, other, self.new_pipeline(store, other).id)
+        listed = store.list_schedules()
+        assert listed.index(theirs) < listed.index(mine)  # newest first
+        off = store.update_schedule(other.id, theirs.id, status="Disabled")
+        assert off not in store.list_schedules() and mine in store.list_schedules()
+        assert off in store.list_schedules(active_only=False)
+        assert store.list_schedules(pipeline_id=mine.pipeline_id) == [mine]
+        store.set_schedule_last_run(mine.id, "run-123")
+        assert store.get_schedule(ws.id, mine.id).last_run_id == "run-123"
+        for missing in (str(uuid.uuid4()), "x"):
+            with pytest.raises(NotFoundError, match="schedule"):
+                store.set_schedule_last_run(missing, "run-123")
+
+    @needs("scheduler")
+    def test_processes_claim_each_due_time_once(self, store, store_factory, ws, process_pool):
+        due_times = [1_000_000.0 + i * 0.1 for i in range(15)]
+        schedule = self.new_schedule(store, ws, self.new_pipeline(store, ws).id,
+                                     next_fire_at=due_times[0])
+        results = process_pool.run_together(_claim_fires, store_factory, schedule.id, due_times)
+        wins = [sum(claims) for claims in zip(*results, strict=True)]
+        assert wins == [1] * (len(due_times) - 1), results
+        assert store.get_schedule(ws.id, schedule.id).next_fire_at == due_times[-1]
+
+    def test_pipeline_records_are_frozen_copies(self, store, ws):
+        graph = {"steps": [{"name": "a"}]}
+        pipeline = store.create_published_pipeline(ws.id, "pipe", graph=graph)
+        graph["steps"].append({"name": "b"})
+        pipeline.graph["steps"].append({"name": "c"})
+        assert store.get_published_pipeline(ws.id, pipeline.id).graph == {
+            "steps": [{"name": "a"}]
+        }
+        endpoint = store.create_pipeline_endpoint(ws.id, "serve", pipeline_id=pipeline.id)
+        endpoint.pipeline_ids.append("x")
+        assert store.get_pipeline_endpoint(ws.id, endpoint_id=endpoint.id).pipeline_ids == [
+            pipeline.id
+        ]
+        params = {"a": [1]}
+        schedule = self.new_schedule(store, ws, pipeline.id, pipeline_parameters=params)
+        params["a"].append(2)
+        schedule.pipeline_parameters["a"].append(3)
+        assert store.get_schedule(ws.id, schedule.id).pipeline_parameters == {"a": [1]}
+        for record in (pipeline, endpoint, schedule):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                record.status = "Disabled"  # type: ignore[misc]
+
+    @needs("unknown_ids_read_empty", "runs_in_other_workspaces")
+    def test_delete_workspace_deletes_its_pipelines(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            experiment = store.create_experiment(workspace.id, "exp")
+            pipeline = self.new_pipeline(store, workspace)
+            store.create_pipeline_endpoint(workspace.id, "serve", pipeline_id=pipeline.id)
+            self.new_schedule(store, workspace, pipeline.id)
+            run = self.new_run(store, experiment)
+            store.set_status(run.id, RunStatus.COMPLETED)
+            store.record_step_result(workspace.id, "abc", run.id)
+        store.delete_workspace(doomed.name)
+        assert store.list_published_pipelines(doomed.id, active_only=False) == []
+        assert store.list_pipeline_endpoints(doomed.id, active_only=False) == []
+        assert store.list_schedules(doomed.id, active_only=False) == []
+        assert store.find_step_result(doomed.id, "abc") is None
+        assert len(store.list_published_pipelines(kept.id)) == 1
+        assert len(store.list_pipeline_endpoints(kept.id)) == 1
+        assert len(store.list_schedules(kept.id)) == 1
+        assert store.find_step_result(kept.id, "abc") is not None
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_published_pipelines(again.id) == []
+        assert store.list_pipeline_endpoints(again.id) == []
+        assert store.find_step_result(again.id, "abc") is None
+        pipeline = self.new_pipeline(store, again)
+        assert store.create_pipeline_endpoint(again.id, "serve", pipeline_id=pipeline.id).name
 
     # -- users, roles and tokens ------------------------------------------------------------
 

@@ -22,9 +22,9 @@ import pytest
 
 from plinth._api.client import ApiClient
 from plinth._artifacts.rest import RestArtifactStore
-from plinth._store.base import MetricPoint, ModelRecord
-from plinth._store.rest import RestStore
-from plinth.exceptions import NotFoundError
+from plinth._store.base import MetricPoint, ModelRecord, RunStatus
+from plinth._store.rest import RestStore, ServerOnlyError
+from plinth.exceptions import NotFoundError, PlinthError
 
 from . import suite
 from .suite import StoreSuite, unique
@@ -66,6 +66,7 @@ class TestRestStore(StoreSuite):
         "users",  # users, roles and tokens are administered on the server's database
         "runs_in_other_workspaces",  # runs and experiments by id: the bound workspace's only
         "unknown_ids_read_empty",  # 404 for a run or workspace the server cannot find
+        "scheduler",  # the scheduler runs inside the server, on the server's own store
     }
 
     @pytest.fixture
@@ -144,3 +145,48 @@ class TestRestStore(StoreSuite):
         assert store.list_secrets(again.id) == []
         assert store.register_environment(again.id, "env", definition={},
                                           digest="2").version == 1
+
+    # -- pipelines: what the server does instead (see the tests that need "scheduler") ------
+
+    def test_the_schedulers_calls_are_the_servers_own(self, store, ws):
+        pipeline = store.create_published_pipeline(ws.id, "pipe", graph={})
+        schedule = store.create_schedule(ws.id, "hourly", pipeline_id=pipeline.id,
+                                         experiment_name="exp", recurrence={}, next_fire_at=1.0)
+        calls = [
+            lambda: store.claim_schedule_fire(schedule.id, expected_next_fire_at=1.0,
+                                              next_fire_at=2.0),
+            lambda: store.set_schedule_last_run(schedule.id, "run"),
+            lambda: store.list_schedules(),
+        ]
+        for call in calls:
+            with pytest.raises(ServerOnlyError, match="inside the workspace server") as caught:
+                call()
+            assert isinstance(caught.value, NotImplementedError)
+            assert isinstance(caught.value, PlinthError)
+        assert store.get_schedule(ws.id, schedule.id) == schedule
+
+
+    def test_deleted_workspace_takes_its_pipelines(self, store, ws, exp):
+        doomed = store.create_workspace(unique("ws"), {})
+        pipeline = store.create_published_pipeline(doomed.id, "pipe", graph={})
+        endpoint = store.create_pipeline_endpoint(doomed.id, "serve", pipeline_id=pipeline.id)
+        mine = store.create_published_pipeline(ws.id, "pipe", graph={})
+        run = store.create_run(exp.id, unique("run"), run_type="step")
+        store.set_status(run.id, RunStatus.COMPLETED)
+        store.record_step_result(ws.id, "abc", run.id)
+        store.delete_workspace(doomed.name)
+        listings = [store.list_published_pipelines, store.list_pipeline_endpoints,
+                    store.list_schedules]
+        for listing in listings:
+            with pytest.raises(NotFoundError, match=doomed.name):
+                listing(doomed.id)
+        with pytest.raises(NotFoundError):
+            store.get_pipeline_endpoint(doomed.id, endpoint_id=endpoint.id)
+        again = store.create_workspace(doomed.name, {})
+        for listing in listings:
+            assert listing(again.id, active_only=False) == []
+        with pytest.raises(NotFoundError, match="published pipeline"):
+            store.get_published_pipeline(again.id, pipeline.id)
+        assert store.list_published_pipelines(ws.id) == [mine]
+        assert store.find_step_result(ws.id, "abc") == run.id
+        assert store.find_step_result(again.id, "abc") is None

@@ -19,7 +19,8 @@ process_pool = suite.process_pool  # the fixture; a module of StoreSuite tests m
 TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
     "models", "users", "role_assignments", "tokens", "secrets", "datastores", "datasets",
-    "run_datasets", "environments", "computes",
+    "run_datasets", "environments", "computes", "published_pipelines", "pipeline_endpoints",
+    "schedules", "step_results",
 }
 
 
@@ -237,6 +238,58 @@ class MigrationTests:
             assert "computes" not in inspect(conn).get_table_names()
             assert "environments" in inspect(conn).get_table_names()
         assert _revision(new_database) == "0005"
+
+    def test_upgrade_from_0006_adds_pipelines(self, new_database):
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0006")
+            conn.execute(
+                text("INSERT INTO workspaces (id, name, created_at, properties) "
+                     "VALUES ('w1', 'old-one', 12.5, '{}')")
+            )
+            conn.execute(
+                text("INSERT INTO computes (workspace_id, name, kind, config, state, "
+                     "created_at) VALUES ('w1', 'cluster', 'Ray', '{}', 'Succeeded', 13.5)")
+            )
+        assert _revision(new_database) == "0006"
+        pipeline_tables = {"published_pipelines", "pipeline_endpoints", "schedules",
+                           "step_results"}
+        with _engine(new_database) as engine:
+            assert not pipeline_tables & set(inspect(engine).get_table_names())
+        store = SqlStore(new_database)
+        try:
+            assert store.get_compute("w1", "cluster").created_at == 13.5
+            assert store.list_published_pipelines("w1") == []
+            pipeline = store.create_published_pipeline("w1", "pipe", graph={"steps": []})
+            endpoint = store.create_pipeline_endpoint("w1", "serve", pipeline_id=pipeline.id)
+            schedule = store.create_schedule("w1", "hourly", pipeline_id=pipeline.id,
+                                             experiment_name="exp", recurrence={},
+                                             next_fire_at=1.5)
+            exp = store.create_experiment("w1", "exp")
+            store.create_run(exp.id, "old-run", run_type="step", status="Completed")
+            store.record_step_result("w1", "abc", "old-run")
+            assert store.get_pipeline_endpoint("w1", name="serve") == endpoint
+            assert store.claim_schedule_fire(schedule.id, expected_next_fire_at=1.5,
+                                             next_fire_at=2.5)
+            assert store.find_step_result("w1", "abc") == "old-run"
+            store.delete_workspace("old-one")  # deletes its pipelines with it
+            assert store.list_published_pipelines("w1", active_only=False) == []
+            assert store.list_schedules(active_only=False) == []
+            assert store.find_step_result("w1", "abc") is None
+        finally:
+            store.close()
+        assert _revision(new_database) == migrate.HEAD
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0006")
+            assert not pipeline_tables & set(inspect(conn).get_table_names())
+            assert "computes" in inspect(conn).get_table_names()
+        assert _revision(new_database) == "0006"
 
     def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
         revisions = process_pool.run_together(_open_at_once, new_database)

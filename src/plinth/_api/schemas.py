@@ -10,6 +10,7 @@ from plinth._store.base import MetricPoint
 
 __all__ = [
     "API_PREFIX",
+    "AddPipelineEndpointVersionRequest",
     "AddRunDatasetsRequest",
     "ArchiveRequest",
     "CopyRequest",
@@ -18,24 +19,32 @@ __all__ = [
     "CreateDatastoreRequest",
     "CreateExperimentRequest",
     "CreateModelVersionRequest",
+    "CreatePipelineEndpointRequest",
+    "CreatePublishedPipelineRequest",
     "CreateRunRequest",
+    "CreateScheduleRequest",
     "CreateWorkspaceRequest",
     "HeartbeatResponse",
     "LogMetricsRequest",
     "Page",
+    "PipelineStatusRequest",
     "PropertiesRequest",
+    "RecordStepResultRequest",
     "RegisterEnvironmentRequest",
     "RemoveTagsRequest",
     "RunDatasetEntry",
     "SecretNamesRequest",
     "SetSecretsRequest",
     "StatusRequest",
+    "StepResultResponse",
     "TagsRequest",
     "TokenRequest",
     "TokenResponse",
     "UpdateDatasetRequest",
     "UpdateModelRequest",
+    "UpdatePipelineEndpointRequest",
     "UpdateRunRequest",
+    "UpdateScheduleRequest",
     "WhoAmIResponse",
 ]
 
@@ -185,6 +194,80 @@ class CreateComputeRequest(_Strict):
 
     kind: str = Field(min_length=1, max_length=64)
     config: dict[str, Any] = {}
+
+
+# Pipelines: the store checks names, states, JSON values and times, so a client gets its
+# errors. Ids in paths are the store's UUIDs.
+class CreatePublishedPipelineRequest(_Strict):
+    name: str = Name
+    graph: dict[str, Any]
+    description: str | None = None
+    version: str | None = Field(default=None, max_length=255)
+    continue_on_step_failure: bool = False
+
+
+class PipelineStatusRequest(_Strict):
+    """``Active`` or ``Disabled``."""
+
+    status: str = Field(min_length=1, max_length=16)
+
+
+class CreatePipelineEndpointRequest(_Strict):
+    """A new endpoint whose version "0" (the default) is ``pipeline_id``."""
+
+    name: str = Name
+    pipeline_id: str
+    description: str | None = None
+
+
+class AddPipelineEndpointVersionRequest(_Strict):
+    """Append ``pipeline_id`` as the endpoint's next version (once)."""
+
+    pipeline_id: str
+    make_default: bool = False
+
+
+class UpdatePipelineEndpointRequest(_Strict):
+    """None leaves a field as it is."""
+
+    default_version: str | None = Field(default=None, max_length=16)
+    status: str | None = Field(default=None, max_length=16)
+    description: str | None = None
+
+
+class CreateScheduleRequest(_Strict):
+    """Exactly one of ``recurrence`` and ``datastore``."""
+
+    name: str = Name
+    pipeline_id: str
+    experiment_name: str = Name
+    recurrence: dict[str, Any] | None = None
+    datastore: str | None = Field(default=None, max_length=255)
+    path_on_datastore: str | None = None
+    polling_interval: float = 5.0
+    data_path_parameter_name: str | None = Field(default=None, max_length=255)
+    pipeline_parameters: dict[str, Any] = {}
+    description: str | None = None
+    next_fire_at: float | None = None
+
+
+class UpdateScheduleRequest(_Strict):
+    """None leaves a field as it is."""
+
+    status: str | None = Field(default=None, max_length=16)
+    next_fire_at: float | None = None
+
+
+class RecordStepResultRequest(_Strict):
+    """The Completed step run that produced the step with the fingerprint in the path."""
+
+    run_id: str
+
+
+class StepResultResponse(BaseModel):
+    """The run recorded for a fingerprint while it is still Completed, else None."""
+
+    run_id: str | None = None
 
 
 class CopyRequest(_Strict):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import importlib
 import json
 import os
 import selectors
@@ -27,6 +28,9 @@ from plinth._location import plinth_home
 __all__ = ["request_worker", "socket_path", "main"]
 
 IDLE_SECONDS = 600.0
+WORKER = "plinth._execution.worker"
+#: The modules a launcher forks: each has ``main([run_id])``.
+MODULES = (WORKER, "plinth._pipelines.driver")
 _CONNECT_TIMEOUT = 2.0
 
 
@@ -45,15 +49,16 @@ def socket_path() -> Path:
     return folder / f"launcher-{key}.sock"
 
 
-def request_worker(run_id: str, env: dict[str, str]) -> int | None:
-    """Ask a running launcher to fork the worker of ``run_id``; its pid, or None if no
-    launcher answered (then one is started for next time)."""
+def request_worker(run_id: str, env: dict[str, str], module: str = WORKER) -> int | None:
+    """Ask a running launcher to fork ``module`` (one of MODULES) for ``run_id``; its pid, or
+    None if no launcher answered (then one is started for next time)."""
     path = socket_path()
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(_CONNECT_TIMEOUT)
             sock.connect(str(path))
-            sock.sendall(json.dumps({"run_id": run_id, "env": env}).encode() + b"\n")
+            sock.sendall(json.dumps({"run_id": run_id, "env": env, "module": module}).encode()
+                         + b"\n")
             reply = sock.makefile("rb").readline()
         return int(json.loads(reply)["pid"])
     except (OSError, ValueError, KeyError):
@@ -84,10 +89,14 @@ def _preload() -> None:
         pass
     import fsspec.implementations.local  # noqa: F401
 
-    import plinth._execution.worker  # noqa: F401
+    for module in MODULES:
+        importlib.import_module(module)
 
 
-def _fork_worker(run_id: str, env: dict[str, str], listener: socket.socket) -> int:
+def _fork_worker(run_id: str, env: dict[str, str], listener: socket.socket,
+                 module: str = WORKER) -> int:
+    if module not in MODULES:
+        raise ValueError(f"the launcher does not start {module!r}")
     pid = os.fork()
     if pid:
         return pid
@@ -99,9 +108,7 @@ def _fork_worker(run_id: str, env: dict[str, str], listener: socket.socket) -> i
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(env)
-        from plinth._execution import worker
-
-        code = worker.main([run_id])
+        code = importlib.import_module(module).main([run_id])
     finally:
         os._exit(code)
 
@@ -128,7 +135,8 @@ def serve(path: Path) -> None:
                     conn.settimeout(5.0)
                     try:
                         request = json.loads(conn.makefile("rb").readline())
-                        pid = _fork_worker(request["run_id"], request["env"], listener)
+                        pid = _fork_worker(request["run_id"], request["env"], listener,
+                                           request.get("module", WORKER))
                         conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                     except (OSError, ValueError, KeyError) as exc:
                         print(f"bad launch request: {exc!r}", file=sys.stderr, flush=True)

@@ -17,9 +17,11 @@ from plinth._location import ENV_WORKSPACE, WorkspaceLocation
 from plinth._store import ExperimentRecord, RunStatus
 from plinth.exceptions import ExperimentExecutionException, NotFoundError, UserErrorException
 
-__all__ = ["submit", "new_run_id", "SCRIPT_RUN"]
+__all__ = ["submit", "prepare_definition", "start_run", "launch_worker", "new_run_id",
+           "SCRIPT_RUN"]
 
 SCRIPT_RUN = "azureml.scriptrun"
+PIPELINE_DRIVER = "plinth._pipelines.driver"
 
 
 def new_run_id(experiment_name: str) -> str:
@@ -34,7 +36,15 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
         raise UserErrorException(
             f"config must be a ScriptRunConfig or an estimator, got {type(config).__name__}."
         )
-    definition = dict(to_definition())
+    definition = prepare_definition(location, experiment.workspace_id, to_definition())
+    return start_run(location, experiment, definition, tags=tags)
+
+
+def prepare_definition(location: WorkspaceLocation, workspace_id: str,
+                       definition: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a run definition and make it self-contained: its compute target resolved, its
+    datasets saved, its source folder snapshotted (``snapshotId``)."""
+    definition = dict(definition)
     source = Path(definition["source_directory"]).resolve()
     script = definition.get("script")
     if script and not (source / script).is_file():
@@ -42,30 +52,41 @@ def submit(location: WorkspaceLocation, experiment: ExperimentRecord, config: An
             f"script={script!r} is not in source_directory={str(source)!r}; give its path "
             "relative to the source directory."
         )
-    store, artifacts = location.store(), location.artifacts()
-    compute = _compute(store, experiment.workspace_id, definition.get("target"))
+    store = location.store()
+    compute = _compute(store, workspace_id, definition.get("target"))
     if compute is not None:
         definition["compute"] = compute
-    definition["inputs"] = _save_inputs(store, experiment.workspace_id,
-                                        definition.get("inputs") or [])
-    snapshot_id = take_snapshot(source, artifacts)
+    definition["inputs"] = _save_inputs(store, workspace_id, definition.get("inputs") or [])
+    snapshot_id = take_snapshot(source, location.artifacts())
     definition.update(source_directory=str(source), snapshotId=snapshot_id)
-    run_id = new_run_id(experiment.name)
-    properties = {"snapshotId": snapshot_id, "ContentSnapshotId": snapshot_id}
-    if script:
-        properties["script"] = script
+    return definition
+
+
+def start_run(location: WorkspaceLocation, experiment: ExperimentRecord,
+              definition: dict[str, Any], *, run_id: str | None = None,
+              parent_id: str | None = None, tags: Mapping[str, str] | None = None,
+              properties: Mapping[str, str] | None = None) -> str:
+    """Record a prepared definition as a Queued run and start its worker."""
+    store = location.store()
+    run_id = run_id or new_run_id(experiment.name)
+    snapshot_id = definition["snapshotId"]
+    props = {"snapshotId": snapshot_id, "ContentSnapshotId": snapshot_id, **(properties or {})}
+    if definition.get("script"):
+        props["script"] = definition["script"]
     store.create_run(
         experiment.id,
         run_id,
         run_type=definition.pop("run_type", SCRIPT_RUN),
         status=RunStatus.QUEUED,
+        parent_id=parent_id,
         display_name=definition.get("display_name"),
         tags={str(k): str(v) for k, v in (tags or {}).items()},
-        properties=properties,
+        properties=props,
         definition=definition,
     )
     lineage = [{"dataset_id": s["dataset_id"], "name": s["name"], "direction": "input",
-                "mode": s["mode"]} for s in definition["inputs"] if s["kind"] == "dataset"]
+                "mode": s["mode"]} for s in definition.get("inputs") or []
+               if s["kind"] == "dataset"]
     if lineage:
         store.add_run_datasets(run_id, lineage)
     launch_worker(location, run_id, definition)
@@ -108,15 +129,21 @@ def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
 
 def launch_worker(location: WorkspaceLocation, run_id: str,
                   definition: Mapping[str, Any] | None = None) -> None:
-    """Start the process that runs ``run_id`` (its worker, or for a training cluster its
-    driver, ``plinth._execution.cluster``); it outlives the caller."""
+    """Start the process that runs ``run_id``: its worker, for a training cluster its
+    driver (``plinth._execution.cluster``), for a pipeline the pipeline driver
+    (``plinth._pipelines.driver``). It outlives the caller."""
     from plinth._execution import launcher
     from plinth._execution.cluster import CLUSTER_KINDS
 
     if definition is None:
         definition = location.store().get_run(run_id).definition or {}
     on_cluster = (definition.get("compute") or {}).get("kind") in CLUSTER_KINDS
-    module = "plinth._execution.cluster" if on_cluster else "plinth._execution.worker"
+    if on_cluster:
+        module = "plinth._execution.cluster"
+    elif definition.get("pipeline"):
+        module = PIPELINE_DRIVER
+    else:
+        module = launcher.WORKER
 
     env = {**os.environ, ENV_WORKSPACE: location.to_json()}
     # A server workspace's worker logs back through the server with the submitter's credential.
@@ -125,7 +152,8 @@ def launch_worker(location: WorkspaceLocation, run_id: str,
             env.pop(name, None)
         else:
             env[name] = value
-    if not on_cluster and launcher.enabled() and launcher.request_worker(run_id, env) is not None:
+    if (not on_cluster and launcher.enabled()
+            and launcher.request_worker(run_id, env, module) is not None):
         return
     log = Path(tempfile.gettempdir()) / "plinth-workers" / f"{run_id}.log"
     try:

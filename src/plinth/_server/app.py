@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -43,12 +44,15 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         environments,
         mlflow,
         models,
+        pipeline_runs,
+        pipelines,
         runs,
         secrets,
         workspaces,
     )
 
     app = FastAPI(
+        lifespan=_scheduling,
         title="Plinth workspace server",
         version=__version__,
         openapi_url=f"{API_PREFIX}/openapi.json",
@@ -108,8 +112,30 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     for module in (auth, workspaces, runs, models, artifacts, secrets, data, environments,
                    computes):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(pipelines.router, prefix=API_PREFIX)
+    app.include_router(pipeline_runs.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
     return app
+
+
+@contextlib.asynccontextmanager
+async def _scheduling(app: FastAPI):
+    """Each server process runs a pipeline scheduler (they agree through the database on
+    who fires what); ``PLINTH_SCHEDULER=0`` turns it off."""
+    import os
+
+    from plinth._pipelines.scheduler import Scheduler
+
+    scheduler = None
+    if os.environ.get("PLINTH_SCHEDULER", "1") != "0":
+        state: ServerState = app.state.plinth
+        scheduler = Scheduler(state.store, state.location_of)
+        scheduler.start()
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
 
 
 def app_from_env() -> FastAPI:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from plinth._artifacts import ArtifactStore
-from plinth._location import heartbeat_timeout
+from plinth._location import WorkspaceLocation, heartbeat_timeout
 from plinth._server.config import ServerConfig
 from plinth._store import ExperimentRecord, RunRecord, SqlStore, Store, WorkspaceRecord
 from plinth.exceptions import NotFoundError
@@ -46,6 +46,17 @@ class ServerState:
                 arts = ArtifactStore(self.config.artifact_root_of(workspace_name))
                 self._artifacts[workspace_name] = arts
             return arts
+
+    def location(self, workspace_name: str) -> WorkspaceLocation:
+        """Where the workspace lives, for processes the server starts (pipeline drivers)."""
+        return WorkspaceLocation(workspace_name, self.config.metadata_uri,
+                                 self.config.artifact_root_of(workspace_name))
+
+    def location_of(self, workspace_id: str) -> WorkspaceLocation:
+        for record in self.store.list_workspaces():
+            if record.id == workspace_id:
+                return self.location(record.name)
+        raise NotFoundError(f"No workspace with id {workspace_id!r}.")
 
     def forget_artifacts(self, workspace_name: str) -> None:
         with self._lock:

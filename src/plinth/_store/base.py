@@ -36,10 +36,14 @@ __all__ = [
     "ExperimentRecord",
     "MetricPoint",
     "ModelRecord",
+    "PIPELINE_STATES",
+    "PipelineEndpointRecord",
+    "PublishedPipelineRecord",
     "ROLES",
     "RunDatasetRecord",
     "RunRecord",
     "RunStatus",
+    "ScheduleRecord",
     "SecretRecord",
     "Store",
     "TokenMatch",
@@ -271,6 +275,73 @@ class ComputeRecord:
     created_at: float
     config: dict[str, Any] = field(default_factory=dict)
     state: str = "Succeeded"
+
+
+
+# -- pipelines -------------------------------------------------------------------------------
+
+#: States of published pipelines, pipeline endpoints and schedules, as azureml names them.
+PIPELINE_STATES = ("Active", "Disabled")
+
+
+@dataclass(frozen=True)
+class PublishedPipelineRecord:
+    """A pipeline published for others to run. ``graph`` is self-contained (every step's
+    snapshot, resolved inputs, compute and environment; see ``plinth._pipelines.graph``), so
+    it runs without the folder it was built from. ``id`` is a UUID."""
+
+    id: str
+    workspace_id: str
+    name: str
+    created_at: float
+    graph: dict[str, Any]
+    description: str | None = None
+    version: str | None = None
+    continue_on_step_failure: bool = False
+    status: str = "Active"
+
+
+@dataclass(frozen=True)
+class PipelineEndpointRecord:
+    """One name and URL in front of published pipeline versions. ``pipeline_ids[i]`` is
+    version ``str(i)``; ``default_version`` is the one a request without a version runs."""
+
+    id: str
+    workspace_id: str
+    name: str
+    created_at: float
+    pipeline_ids: list[str]
+    default_version: str = "0"
+    description: str | None = None
+    status: str = "Active"
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """When to submit a published pipeline: on a ``recurrence`` (``{"frequency", "interval",
+    "start_time", "time_zone", "hours", "minutes", "week_days"}``, as ``ScheduleRecurrence``)
+    or when files under ``path_on_datastore`` of ``datastore`` change (polled every
+    ``polling_interval`` minutes). ``next_fire_at`` is the next due time (epoch seconds) of a
+    recurrence, or of the next poll; ``data_state`` is what the last poll saw."""
+
+    id: str
+    workspace_id: str
+    name: str
+    pipeline_id: str
+    experiment_name: str
+    created_at: float
+    recurrence: dict[str, Any] | None = None
+    datastore: str | None = None
+    path_on_datastore: str | None = None
+    polling_interval: float = 5.0
+    data_path_parameter_name: str | None = None
+    pipeline_parameters: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    status: str = "Active"
+    next_fire_at: float | None = None
+    data_state: dict[str, Any] | None = None
+    last_fired_at: float | None = None
+    last_run_id: str | None = None
 
 
 # -- users, roles and tokens ---------------------------------------------------------------
@@ -558,6 +629,102 @@ class Store(Protocol):
         """The workspace's compute targets, by name."""
 
     def delete_compute(self, workspace_id: str, name: str) -> None: ...
+
+    # pipelines. Published pipelines, endpoints and schedules belong to one workspace; ids
+    # are UUIDs given by the store. Names: 1-255 characters, not blank (ValidationError).
+    def record_step_result(self, workspace_id: str, fingerprint: str, run_id: str) -> None:
+        """Remember that the Completed step run ``run_id`` produced the step with
+        ``fingerprint`` (the latest one recorded wins)."""
+
+    def find_step_result(self, workspace_id: str, fingerprint: str) -> str | None:
+        """The run recorded for ``fingerprint`` if it is still Completed, else None."""
+
+    def create_published_pipeline(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        graph: Mapping[str, Any],
+        description: str | None = None,
+        version: str | None = None,
+        continue_on_step_failure: bool = False,
+    ) -> PublishedPipelineRecord: ...
+    def get_published_pipeline(self, workspace_id: str, pipeline_id: str
+                               ) -> PublishedPipelineRecord: ...
+    def list_published_pipelines(self, workspace_id: str, active_only: bool = True
+                                 ) -> list[PublishedPipelineRecord]:
+        """Published pipelines, newest first (Disabled ones too unless ``active_only``)."""
+
+    def set_published_pipeline_status(self, workspace_id: str, pipeline_id: str, status: str
+                                      ) -> PublishedPipelineRecord:
+        """``status`` is one of PIPELINE_STATES (ValidationError otherwise)."""
+
+    def create_pipeline_endpoint(
+        self, workspace_id: str, name: str, *, pipeline_id: str, description: str | None = None
+    ) -> PipelineEndpointRecord:
+        """A new endpoint whose version "0" (the default) is ``pipeline_id``;
+        AlreadyExistsError when the name is taken; NotFoundError for an unknown pipeline."""
+
+    def get_pipeline_endpoint(self, workspace_id: str, *, endpoint_id: str | None = None,
+                              name: str | None = None) -> PipelineEndpointRecord:
+        """By id or by name (exactly one of them; ValidationError otherwise)."""
+
+    def list_pipeline_endpoints(self, workspace_id: str, active_only: bool = True
+                                ) -> list[PipelineEndpointRecord]:
+        """Endpoints, by name."""
+
+    def add_pipeline_endpoint_version(self, workspace_id: str, endpoint_id: str,
+                                      pipeline_id: str, *, make_default: bool = False
+                                      ) -> PipelineEndpointRecord:
+        """Append ``pipeline_id`` as the next version (a pipeline already there is not added
+        twice); ``make_default`` makes that version the default."""
+
+    def update_pipeline_endpoint(self, workspace_id: str, endpoint_id: str, *,
+                                 default_version: str | None = None, status: str | None = None,
+                                 description: str | None = None) -> PipelineEndpointRecord:
+        """Change the default version (ValidationError for one that does not exist), the
+        status, or the description; None leaves one as it is."""
+
+    def create_schedule(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        pipeline_id: str,
+        experiment_name: str,
+        recurrence: Mapping[str, Any] | None = None,
+        datastore: str | None = None,
+        path_on_datastore: str | None = None,
+        polling_interval: float = 5.0,
+        data_path_parameter_name: str | None = None,
+        pipeline_parameters: Mapping[str, Any] | None = None,
+        description: str | None = None,
+        next_fire_at: float | None = None,
+    ) -> ScheduleRecord:
+        """A new Active schedule of a published pipeline of the workspace (NotFoundError
+        otherwise). Exactly one of ``recurrence`` and ``datastore`` (ValidationError)."""
+
+    def get_schedule(self, workspace_id: str, schedule_id: str) -> ScheduleRecord: ...
+    def list_schedules(self, workspace_id: str | None = None, *, pipeline_id: str | None = None,
+                       active_only: bool = True) -> list[ScheduleRecord]:
+        """Schedules (of one workspace, or of every workspace for the server's scheduler),
+        newest first."""
+
+    def update_schedule(self, workspace_id: str, schedule_id: str, *, status: str | None = None,
+                        next_fire_at: float | None = None) -> ScheduleRecord:
+        """Enable or disable a schedule, or move its next due time."""
+
+    def claim_schedule_fire(self, schedule_id: str, *, expected_next_fire_at: float | None,
+                            next_fire_at: float | None,
+                            data_state: Mapping[str, Any] | None = None,
+                            fired: bool = True) -> bool:
+        """Compare-and-set: when the schedule is Active and its ``next_fire_at`` still equals
+        ``expected_next_fire_at``, set ``next_fire_at`` (and ``data_state`` when given; and
+        ``last_fired_at`` to now when ``fired``) and return True; else change nothing and
+        return False. Of several scheduler processes, exactly one wins each due time."""
+
+    def set_schedule_last_run(self, schedule_id: str, run_id: str) -> None:
+        """Record the pipeline run the schedule's last firing submitted."""
 
     # users, roles and tokens: who may use a server, with which role on each workspace.
     # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from pydantic import TypeAdapter
 
 from plinth._api import (
+    AddPipelineEndpointVersionRequest,
     AddRunDatasetsRequest,
     ArchiveRequest,
     CreateComputeRequest,
@@ -21,9 +22,14 @@ from plinth._api import (
     CreateDatastoreRequest,
     CreateExperimentRequest,
     CreateModelVersionRequest,
+    CreatePipelineEndpointRequest,
+    CreatePublishedPipelineRequest,
     CreateRunRequest,
+    CreateScheduleRequest,
     CreateWorkspaceRequest,
+    PipelineStatusRequest,
     PropertiesRequest,
+    RecordStepResultRequest,
     RegisterEnvironmentRequest,
     RemoveTagsRequest,
     SecretNamesRequest,
@@ -32,7 +38,9 @@ from plinth._api import (
     TagsRequest,
     UpdateDatasetRequest,
     UpdateModelRequest,
+    UpdatePipelineEndpointRequest,
     UpdateRunRequest,
+    UpdateScheduleRequest,
 )
 from plinth._api.client import ApiClient
 from plinth._secrets import check_secret_name, check_secret_value
@@ -44,9 +52,12 @@ from plinth._store.base import (
     ExperimentRecord,
     MetricPoint,
     ModelRecord,
+    PipelineEndpointRecord,
+    PublishedPipelineRecord,
     RunDatasetRecord,
     RunRecord,
     RunStatus,
+    ScheduleRecord,
     SecretRecord,
     WorkspaceRecord,
 )
@@ -58,12 +69,29 @@ from plinth._store.sql_data import (
     check_run_datasets,
 )
 from plinth._store.sql_envs import check_environment_args
-from plinth.exceptions import AuthorizationError, NotFoundError, ValidationError
+from plinth._store.sql_pipelines import (
+    check_endpoint_args,
+    check_endpoint_key,
+    check_endpoint_update,
+    check_fingerprint,
+    check_pipeline_state,
+    check_published_pipeline_args,
+    check_schedule_args,
+    check_schedule_update,
+    check_step_run_id,
+    could_be_fingerprint,
+    could_be_pipeline_id,
+)
+from plinth.exceptions import AuthorizationError, NotFoundError, PlinthError, ValidationError
 
-__all__ = ["RestStore"]
+__all__ = ["RestStore", "ServerOnlyError"]
 
 R = TypeVar("R")
 _adapters: dict[Any, TypeAdapter] = {}
+
+
+class ServerOnlyError(PlinthError, NotImplementedError):
+    """A store method only the server's own store has: the schedule scheduler's."""
 
 
 def _segment(value: str) -> str:
@@ -491,6 +519,180 @@ class RestStore:
 
     def delete_compute(self, workspace_id: str, name: str) -> None:
         self.client.call("DELETE", self._compute(workspace_id, name), idempotent=False)
+
+    # -- pipelines --------------------------------------------------------------------------
+    # Arguments are checked here first, so a mistake raises what a SqlStore raises. An id the
+    # store cannot have given is not sent: in a URL '..' would name the listing or workspace.
+
+    def _pipelines(self, workspace_id: str, kind: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/{kind}"
+
+    def _pipeline_object(self, workspace_id: str, kind: str, what: str, object_id: str) -> str:
+        base = self._pipelines(workspace_id, kind)
+        if not could_be_pipeline_id(object_id):
+            raise NotFoundError(f"No {what} with id {object_id!r} in workspace "
+                                f"{self._names[workspace_id]!r}.")
+        return f"{base}/{object_id}"
+
+    def _published(self, workspace_id: str, pipeline_id: str) -> str:
+        return self._pipeline_object(workspace_id, "published-pipelines", "published pipeline",
+                                     pipeline_id)
+
+    def _endpoint(self, workspace_id: str, endpoint_id: str) -> str:
+        return self._pipeline_object(workspace_id, "pipeline-endpoints", "pipeline endpoint",
+                                     endpoint_id)
+
+    def _schedule(self, workspace_id: str, schedule_id: str) -> str:
+        return self._pipeline_object(workspace_id, "schedules", "schedule", schedule_id)
+
+    def record_step_result(self, workspace_id: str, fingerprint: str, run_id: str) -> None:
+        check_fingerprint(fingerprint)
+        body = _body(RecordStepResultRequest(run_id=check_step_run_id(run_id)))
+        path = f"{self._pipelines(workspace_id, 'step-results')}/{_segment(fingerprint)}"
+        self.client.call("PUT", path, body=body, idempotent=True)
+
+    def find_step_result(self, workspace_id: str, fingerprint: str) -> str | None:
+        if not could_be_fingerprint(fingerprint):
+            return None
+        path = f"{self._pipelines(workspace_id, 'step-results')}/{_segment(fingerprint)}"
+        return self.client.call("GET", path)["run_id"]
+
+    def create_published_pipeline(self, workspace_id: str, name: str, *,
+                                  graph: Mapping[str, Any], description: str | None = None,
+                                  version: str | None = None,
+                                  continue_on_step_failure: bool = False
+                                  ) -> PublishedPipelineRecord:
+        graph = check_published_pipeline_args(name, graph, description, version,
+                                              continue_on_step_failure)
+        body = _body(CreatePublishedPipelineRequest(
+            name=name, graph=graph, description=description, version=version,
+            continue_on_step_failure=continue_on_step_failure,
+        ))
+        return self._record(PublishedPipelineRecord, "POST",
+                            self._pipelines(workspace_id, "published-pipelines"), body,
+                            idempotent=False)
+
+    def get_published_pipeline(self, workspace_id: str,
+                               pipeline_id: str) -> PublishedPipelineRecord:
+        return self._record(PublishedPipelineRecord, "GET",
+                            self._published(workspace_id, pipeline_id))
+
+    def list_published_pipelines(self, workspace_id: str,
+                                 active_only: bool = True) -> list[PublishedPipelineRecord]:
+        items = self._pages(self._pipelines(workspace_id, "published-pipelines"),
+                            {"active_only": active_only})
+        return [_load(PublishedPipelineRecord, item) for item in items]
+
+    def set_published_pipeline_status(self, workspace_id: str, pipeline_id: str,
+                                      status: str) -> PublishedPipelineRecord:
+        body = _body(PipelineStatusRequest(status=check_pipeline_state(status)))
+        return self._record(PublishedPipelineRecord, "PATCH",
+                            self._published(workspace_id, pipeline_id), body, idempotent=True)
+
+    def create_pipeline_endpoint(self, workspace_id: str, name: str, *, pipeline_id: str,
+                                 description: str | None = None) -> PipelineEndpointRecord:
+        check_endpoint_args(name, description)
+        body = _body(CreatePipelineEndpointRequest(name=name, pipeline_id=pipeline_id,
+                                                   description=description))
+        # Not safe to repeat: a second try after a lost reply would find it exists (409).
+        return self._record(PipelineEndpointRecord, "POST",
+                            self._pipelines(workspace_id, "pipeline-endpoints"), body,
+                            idempotent=False)
+
+    def get_pipeline_endpoint(self, workspace_id: str, *, endpoint_id: str | None = None,
+                              name: str | None = None) -> PipelineEndpointRecord:
+        check_endpoint_key(endpoint_id, name)
+        if endpoint_id is not None:
+            return self._record(PipelineEndpointRecord, "GET",
+                                self._endpoint(workspace_id, endpoint_id))
+        path = self._pipelines(workspace_id, "pipeline-endpoints")
+        (item,) = self._pages(path, {"name": name})  # the server answers 404 for none
+        return _load(PipelineEndpointRecord, item)
+
+    def list_pipeline_endpoints(self, workspace_id: str,
+                                active_only: bool = True) -> list[PipelineEndpointRecord]:
+        items = self._pages(self._pipelines(workspace_id, "pipeline-endpoints"),
+                            {"active_only": active_only})
+        return [_load(PipelineEndpointRecord, item) for item in items]
+
+    def add_pipeline_endpoint_version(self, workspace_id: str, endpoint_id: str,
+                                      pipeline_id: str, *,
+                                      make_default: bool = False) -> PipelineEndpointRecord:
+        body = _body(AddPipelineEndpointVersionRequest(pipeline_id=pipeline_id,
+                                                       make_default=make_default))
+        # Safe to repeat: a pipeline already there is not added twice.
+        return self._record(PipelineEndpointRecord, "POST",
+                            f"{self._endpoint(workspace_id, endpoint_id)}/versions", body,
+                            idempotent=True)
+
+    def update_pipeline_endpoint(self, workspace_id: str, endpoint_id: str, *,
+                                 default_version: str | None = None, status: str | None = None,
+                                 description: str | None = None) -> PipelineEndpointRecord:
+        check_endpoint_update(default_version, status, description)
+        body = _body(UpdatePipelineEndpointRequest(default_version=default_version,
+                                                   status=status, description=description))
+        return self._record(PipelineEndpointRecord, "PATCH",
+                            self._endpoint(workspace_id, endpoint_id), body, idempotent=True)
+
+    def create_schedule(self, workspace_id: str, name: str, *, pipeline_id: str,
+                        experiment_name: str, recurrence: Mapping[str, Any] | None = None,
+                        datastore: str | None = None, path_on_datastore: str | None = None,
+                        polling_interval: float = 5.0,
+                        data_path_parameter_name: str | None = None,
+                        pipeline_parameters: Mapping[str, Any] | None = None,
+                        description: str | None = None,
+                        next_fire_at: float | None = None) -> ScheduleRecord:
+        settings = check_schedule_args(
+            name, experiment_name=experiment_name, recurrence=recurrence, datastore=datastore,
+            path_on_datastore=path_on_datastore, polling_interval=polling_interval,
+            data_path_parameter_name=data_path_parameter_name,
+            pipeline_parameters=pipeline_parameters, description=description,
+            next_fire_at=next_fire_at,
+        )
+        body = _body(CreateScheduleRequest(pipeline_id=pipeline_id, **settings))
+        return self._record(ScheduleRecord, "POST", self._pipelines(workspace_id, "schedules"),
+                            body, idempotent=False)
+
+    def get_schedule(self, workspace_id: str, schedule_id: str) -> ScheduleRecord:
+        return self._record(ScheduleRecord, "GET", self._schedule(workspace_id, schedule_id))
+
+    def list_schedules(self, workspace_id: str | None = None, *, pipeline_id: str | None = None,
+                       active_only: bool = True) -> list[ScheduleRecord]:
+        if workspace_id is None:
+            raise ServerOnlyError(
+                "list_schedules needs a workspace_id here: a client lists the schedules of a "
+                "workspace; the schedules of every workspace are for the scheduler, which runs "
+                "inside the workspace server."
+            )
+        items = self._pages(self._pipelines(workspace_id, "schedules"),
+                            {"pipeline_id": pipeline_id, "active_only": active_only})
+        return [_load(ScheduleRecord, item) for item in items]
+
+    def update_schedule(self, workspace_id: str, schedule_id: str, *,
+                        status: str | None = None,
+                        next_fire_at: float | None = None) -> ScheduleRecord:
+        body = _body(UpdateScheduleRequest(
+            status=status, next_fire_at=check_schedule_update(status, next_fire_at)
+        ))
+        return self._record(ScheduleRecord, "PATCH", self._schedule(workspace_id, schedule_id),
+                            body, idempotent=True)
+
+    def claim_schedule_fire(self, schedule_id: str, *, expected_next_fire_at: float | None,
+                            next_fire_at: float | None,
+                            data_state: Mapping[str, Any] | None = None,
+                            fired: bool = True) -> bool:
+        raise _scheduler_only("claim_schedule_fire")
+
+    def set_schedule_last_run(self, schedule_id: str, run_id: str) -> None:
+        raise _scheduler_only("set_schedule_last_run")
+
+
+def _scheduler_only(method: str) -> ServerOnlyError:
+    return ServerOnlyError(
+        f"{method} is the scheduler's, and the scheduler runs inside the workspace server, on "
+        "the server's own store; a client of the server cannot call it. Use create_schedule "
+        "and update_schedule to change when a schedule fires."
+    )
 
 
 def _point(p: MetricPoint) -> list[Any]:

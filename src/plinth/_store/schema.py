@@ -263,3 +263,88 @@ computes = Table(
     Column("state", String(32), nullable=False, default="Succeeded"),
     Column("created_at", Float, nullable=False),
 )
+
+# Pipelines. A published pipeline's ``graph`` is self-contained JSON; an endpoint's
+# ``pipeline_ids`` is the JSON list of its versions' pipelines (version i is item i).
+published_pipelines = Table(
+    "published_pipelines",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("version", String(255), nullable=True),
+    Column("graph", Text, nullable=False),
+    Column("continue_on_step_failure", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False, default="Active"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_published_pipelines_workspace_created", "workspace_id", "created_at"),
+)
+
+pipeline_endpoints = Table(
+    "pipeline_endpoints",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("pipeline_ids", Text, nullable=False, default="[]"),
+    Column("default_version", String(16), nullable=False, default="0"),
+    Column("status", String(16), nullable=False, default="Active"),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("workspace_id", "name", name="uq_pipeline_endpoints_workspace_name"),
+)
+
+# ``next_fire_at`` is stored exactly as given: the scheduler's compare-and-set matches it.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("name", String(255), nullable=False),
+    Column(
+        "pipeline_id",
+        String(64),
+        ForeignKey("published_pipelines.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("experiment_name", String(255), nullable=False),
+    Column("recurrence", Text, nullable=True),
+    Column("datastore", String(255), nullable=True),
+    Column("path_on_datastore", Text, nullable=True),
+    Column("polling_interval", Float, nullable=False, default=5.0),
+    Column("data_path_parameter_name", String(255), nullable=True),
+    Column("pipeline_parameters", Text, nullable=False, default="{}"),
+    Column("description", Text, nullable=True),
+    Column("status", String(16), nullable=False, default="Active"),
+    Column("next_fire_at", Float, nullable=True),
+    Column("data_state", Text, nullable=True),
+    Column("last_fired_at", Float, nullable=True),
+    Column("last_run_id", String(255), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_schedules_next_fire_at", "next_fire_at"),
+    Index("ix_schedules_workspace_created", "workspace_id", "created_at"),
+    Index("ix_schedules_pipeline", "pipeline_id"),
+)
+
+# Step reuse: the run that last produced a step with this fingerprint (one row per step).
+step_results = Table(
+    "step_results",
+    metadata,
+    Column(
+        "workspace_id",
+        String(64),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("fingerprint", String(255), primary_key=True),
+    Column("run_id", String(255), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_step_results_run", "run_id"),
+)

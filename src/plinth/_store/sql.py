@@ -39,6 +39,7 @@ from plinth._store.schema import (
 from plinth._store.sql_computes import SqlComputes
 from plinth._store.sql_data import SqlData, builtin_datastore_rows
 from plinth._store.sql_envs import SqlEnvironments
+from plinth._store.sql_pipelines import SqlPipelines
 from plinth._store.sql_secrets import SqlSecrets
 from plinth._store.sql_users import SqlUsers
 from plinth.exceptions import (
@@ -59,7 +60,7 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore(SqlData, SqlEnvironments, SqlComputes, SqlSecrets, SqlUsers):
+class SqlStore(SqlData, SqlEnvironments, SqlComputes, SqlPipelines, SqlSecrets, SqlUsers):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,

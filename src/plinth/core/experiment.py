@@ -80,9 +80,12 @@ class Experiment:
                                       snapshot_directory=snapshot_directory)
 
     def submit(self, config: Any, tags: Mapping[str, str] | None = None, **kwargs: Any) -> "Run":
-        """Submit a ScriptRunConfig or estimator; returns its run at once."""
+        """Submit a ScriptRunConfig, an estimator or a Pipeline; returns its run at once."""
         from plinth.core.run import Run
 
+        submit_to = getattr(config, "_submit_to_experiment", None)
+        if submit_to is not None:
+            return submit_to(self, tags=tags, **kwargs)
         run_id = _submit.submit(self.workspace._location, self._record, config, tags=tags,
                                 **kwargs)
         return Run(self, run_id)

@@ -55,6 +55,8 @@ class Run:
 
     @classmethod
     def _from_record(cls, experiment: "Experiment", record: RunRecord) -> "Run":
+        if cls is Run:
+            cls = _run_class(record.run_type)
         run = cls.__new__(cls)
         run._attach(experiment, record)
         return run
@@ -605,6 +607,22 @@ class Run:
 
     def __hash__(self) -> int:
         return hash(self.id)
+
+
+#: Runs of these types are read back as their own classes (imported when first needed).
+_RUN_CLASSES = {
+    "azureml.PipelineRun": ("plinth.pipeline.core.run", "PipelineRun"),
+    "azureml.StepRun": ("plinth.pipeline.core.run", "StepRun"),
+}
+
+
+def _run_class(run_type: str) -> type[Run]:
+    where = _RUN_CLASSES.get(run_type)
+    if where is None:
+        return Run
+    import importlib
+
+    return getattr(importlib.import_module(where[0]), where[1])
 
 
 def _plain(value: Any) -> Any:

@@ -6,9 +6,12 @@ from plinth.data.datapath import DataPath, DataPathComputeBinding
 from plinth.data.dataset_consumption_config import DatasetConsumptionConfig
 from plinth.data.dataset_factory import DataType
 from plinth.data.file_dataset import FileDataset
+from plinth.data.output_dataset_config import OutputFileDatasetConfig, OutputTabularDatasetConfig
 from plinth.data.tabular_dataset import TabularDataset
 
 __all__ = [
+    "OutputFileDatasetConfig",
+    "OutputTabularDatasetConfig",
     "AbstractDataset",
     "DataPath",
     "DataPathComputeBinding",

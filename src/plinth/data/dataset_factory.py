@@ -81,6 +81,26 @@ def _tabular(path: Any, fmt: dict[str, Any], validate: bool) -> TabularDataset:
     return dataset
 
 
+def delimited_format(*, separator: str = ",", header: Any = True, encoding: str = "utf8",
+                     infer_column_types: bool = True,
+                     set_column_types: Mapping[str, Any] | None = None,
+                     support_multi_line: bool = False, empty_as_null: bool = True
+                     ) -> dict[str, Any]:
+    """The checked ``format`` of a delimited-files tabular dataset."""
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise UserErrorException(f"separator must be one character, got {separator!r}.")
+    if encoding not in ENCODINGS:
+        raise UserErrorException(
+            f"encoding={encoding!r} is not one of {', '.join(ENCODINGS)}."
+        )
+    fmt = {"format": "delimited", "separator": separator, "header": _header(header),
+           "encoding": encoding, "infer_column_types": bool(infer_column_types),
+           "set_column_types": _column_types(set_column_types),
+           "support_multi_line": bool(support_multi_line),
+           "empty_as_null": bool(empty_as_null)}
+    return fmt
+
+
 class TabularDatasetFactory:
     @staticmethod
     def from_delimited_files(path: Any, validate: bool = True, include_path: bool = False,
@@ -92,17 +112,11 @@ class TabularDatasetFactory:
                              encoding: str = "utf8") -> TabularDataset:
         """Rows of CSV (or other delimited) files; ``path`` may use ``*`` and ``**``."""
         _unsupported(include_path=include_path, partition_format=partition_format)
-        if not isinstance(separator, str) or len(separator) != 1:
-            raise UserErrorException(f"separator must be one character, got {separator!r}.")
-        if encoding not in ENCODINGS:
-            raise UserErrorException(
-                f"encoding={encoding!r} is not one of {', '.join(ENCODINGS)}."
-            )
-        fmt = {"format": "delimited", "separator": separator, "header": _header(header),
-               "encoding": encoding, "infer_column_types": bool(infer_column_types),
-               "set_column_types": _column_types(set_column_types),
-               "support_multi_line": bool(support_multi_line),
-               "empty_as_null": bool(empty_as_null)}
+        fmt = delimited_format(separator=separator, header=header, encoding=encoding,
+                               infer_column_types=infer_column_types,
+                               set_column_types=set_column_types,
+                               support_multi_line=support_multi_line,
+                               empty_as_null=empty_as_null)
         return _tabular(path, fmt, validate)
 
     @staticmethod

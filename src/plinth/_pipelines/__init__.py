@@ -1,0 +1,1 @@
+"""The pipeline engine: graphs of steps, reuse, the detached pipeline driver, schedules."""

@@ -1,0 +1,2 @@
+"""Pipelines: steps that pass data to each other, run, reused, published and scheduled
+(azureml's ``azureml.pipeline``)."""
