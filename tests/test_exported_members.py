@@ -14,6 +14,13 @@ PUBLIC = {
     "plinth.core.runconfig": ["RunConfiguration", "ScriptRunConfig"],
     "plinth.train.estimator": ["Estimator"],
     "plinth.train.sklearn": ["SKLearn"],
+    "plinth.pipeline.core": ["Pipeline", "PipelineData", "PipelineParameter", "PipelineRun",
+                             "StepRun", "PublishedPipeline", "PipelineEndpoint", "Schedule",
+                             "ScheduleRecurrence", "TimeZone", "PortDataReference"],
+    "plinth.pipeline.core.graph": ["PipelineParameter"],
+    "plinth.pipeline.steps": ["PythonScriptStep", "EstimatorStep", "CommandStep",
+                              "DataTransferStep"],
+    "plinth.data": ["OutputFileDatasetConfig"],
     "plinth.exceptions": ["PlinthError", "UserErrorException", "ActivityFailedException",
                           "ModelNotFoundException", "WorkspaceException"],
 }

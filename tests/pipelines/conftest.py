@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from tests.conftest import write_script
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"

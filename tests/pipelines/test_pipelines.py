@@ -4,6 +4,7 @@ reuse, parameters, failure, cancel and concurrency, on every store backend."""
 from __future__ import annotations
 
 import pytest
+from tests.conftest import write_script
 
 from plinth.core import Experiment, Run, RunConfiguration
 from plinth.exceptions import ActivityFailedException, UserErrorException
@@ -15,7 +16,6 @@ from plinth.pipeline.core import (
     StepRun,
 )
 from plinth.pipeline.steps import PythonScriptStep
-from tests.conftest import write_script
 
 
 def course_pipeline(ws, scripts, raw_dataset, *, reg=None, prep_reuse=True):

@@ -247,7 +247,7 @@ def test_pipeline_runs_of_a_schedule(ws, pipeline, scheduler_store):
     ws._store.create_run(exp.id, f"nightly_{uuid.uuid4().hex[:10]}", run_type="manual")
 
     submit = run_maker(ws)
-    now = schedule.next_run_time.timestamp()
+    now = schedule._record.next_fire_at
     fired = []
     for step in (0, 2):
         fired += fire_due(scheduler_store, lambda _: ws._location, now + step * 3600,
@@ -330,3 +330,45 @@ def test_cli_errors(cli, pipeline):
     assert bad.exit_code == 1 and "frequency" in bad.output
     missing = cli("show", str(uuid.uuid4()))
     assert missing.exit_code == 1 and "No schedule" in missing.output
+
+
+# -- end to end ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_data_trigger_runs_the_published_pipeline(ws, tmp_path):
+    """The scheduler's pass, with the real engine, runs the pipeline on the new file."""
+    if ws._location.server_url:
+        pytest.skip("a server workspace's schedules are fired by the server's own scheduler")
+    from plinth.pipeline.core import Pipeline, PipelineParameter, PipelineRun
+    from plinth.pipeline.steps import PythonScriptStep
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "show.py").write_text(
+        "import sys\nfrom plinth.core import Run\nRun.get_context().log('path', sys.argv[1])\n")
+    step = PythonScriptStep("show.py", name="show", source_directory=str(folder),
+                            arguments=[PipelineParameter("input_path", default_value="none")],
+                            allow_reuse=False)
+    published = Pipeline(ws, [step]).publish("show the path")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        schedule = Schedule.create(ws, "on data", published.id, "ingest",
+                                   datastore="workspaceblobstore", path_on_datastore="incoming",
+                                   polling_interval=1, data_path_parameter_name="input_path")
+    now = schedule._record.next_fire_at
+    assert fire_due(ws._store, lambda _: ws._location, now, workspace_id=ws._id) == []
+    data = tmp_path / "a.csv"
+    data.write_text("x\n1\n")
+    ws.get_default_datastore().upload_files([str(data)], target_path="incoming",
+                                            show_progress=False)
+    fired = fire_due(ws._store, lambda _: ws._location, now + 60, workspace_id=ws._id)
+    assert len(fired) == 1
+
+    run = schedule.get_last_pipeline_run()
+    assert isinstance(run, PipelineRun) and run.id == fired[0]
+    assert run.wait_for_completion(show_output=False) == "Completed"
+    assert run.get_properties()["azureml.pipelineScheduleTrigger"] == "DataChange"
+    [shown] = run.get_steps()
+    assert shown.get_metrics()["path"] == "incoming/a.csv"
+    assert [r.id for r in schedule.get_pipeline_runs()] == fired

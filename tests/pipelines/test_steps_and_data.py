@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import write_script
 
 from plinth.core import Dataset, Experiment, RunConfiguration
 from plinth.data import OutputFileDatasetConfig
@@ -11,7 +12,6 @@ from plinth.exceptions import UserErrorException
 from plinth.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from plinth.pipeline.steps import CommandStep, DataTransferStep, EstimatorStep, PythonScriptStep
 from plinth.train.estimator import Estimator
-from tests.conftest import write_script
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
@@ -55,8 +55,8 @@ def test_two_steps_writing_one_output_is_an_error(ws, folder):
 
 def test_producers_of_what_listed_steps_read_are_included(ws, folder):
     data = PipelineData("data")
-    producer = PythonScriptStep("noop.py", name="producer", source_directory=str(folder),
-                                outputs=[data], arguments=[data])
+    PythonScriptStep("noop.py", name="producer", source_directory=str(folder),
+                     outputs=[data], arguments=[data])
     consumer = PythonScriptStep("noop.py", name="consumer", source_directory=str(folder),
                                 inputs=[data], arguments=[data])
     assert [s.name for s in Pipeline(ws, [consumer]).steps] == ["consumer", "producer"]

@@ -108,9 +108,21 @@ def _fork_worker(run_id: str, env: dict[str, str], listener: socket.socket,
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.environ.clear()
         os.environ.update(env)
+        _reload_environment_config()
         code = importlib.import_module(module).main([run_id])
     finally:
         os._exit(code)
+
+
+def _reload_environment_config() -> None:
+    """fsspec reads its settings (``FSSPEC_S3_ENDPOINT_URL``, ...) from the environment when
+    imported: the launcher's, not the submitter's. Read them again from the submitter's."""
+    import fsspec.config
+
+    fsspec.config.conf.clear()
+    fsspec.config.set_conf_files(
+        os.environ.get("FSSPEC_CONFIG_DIR", fsspec.config.conf_dir), fsspec.config.conf)
+    fsspec.config.set_conf_env(fsspec.config.conf, os.environ)
 
 
 def serve(path: Path) -> None:

@@ -35,13 +35,29 @@ def resolve_parameters(defaults: Mapping[str, Any], given: Mapping[str, Any] | N
                 f"{known}). Define it with PipelineParameter({name!r}, default_value=...) and "
                 "use it in a step."
             )
-        if value is None or not isinstance(value, (str, int, float, bool)):
-            raise UserErrorException(
-                f"pipeline_parameters[{name!r}] must be a string, number or bool, got "
-                f"{type(value).__name__}."
-            )
-        values[name] = value
+        values[name] = _as_type_of(defaults[name], value, name)
     return values
+
+
+def _as_type_of(default: Any, value: Any, name: str) -> Any:
+    """``value`` as the type of the parameter's default: a number may come as a string
+    (``"0.1"``, as other REST clients send it); a bool must be a bool."""
+    kind = type(default)
+    if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
+        return value
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind in (int, float) and isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise UserErrorException(
+        f"pipeline_parameters[{name!r}]={value!r} is not a {kind.__name__} like its default "
+        f"value {default!r}."
+    )
 
 
 def substitute_parameters(value: Any, values: Mapping[str, Any]) -> Any:

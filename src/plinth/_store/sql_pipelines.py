@@ -588,6 +588,12 @@ class SqlPipelines:
             next_fire_at=next_fire_at,
         )
 
+        columns = {
+            **settings,
+            "recurrence": None if recurrence is None else _dumps(settings["recurrence"]),
+            "pipeline_parameters": _dumps(settings["pipeline_parameters"]),
+        }
+
         def write(conn: Connection) -> ScheduleRecord:
             self._pipeline_row(conn, workspace_id, pipeline_id)
             record = ScheduleRecord(
@@ -596,7 +602,7 @@ class SqlPipelines:
                 pipeline_id=pipeline_id,
                 created_at=time.time(),
                 status=_ACTIVE,
-                **json.loads(_dumps(settings)),
+                **json.loads(_dumps(settings)),  # dicts of its own, as it will read back
             )
             conn.execute(insert(schedules).values(
                 id=record.id,
@@ -604,9 +610,7 @@ class SqlPipelines:
                 pipeline_id=pipeline_id,
                 created_at=record.created_at,
                 status=record.status,
-                **{**settings,
-                   "recurrence": None if recurrence is None else _dumps(settings["recurrence"]),
-                   "pipeline_parameters": _dumps(settings["pipeline_parameters"])},
+                **columns,
             ))
             return record
 

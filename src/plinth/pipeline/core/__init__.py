@@ -5,6 +5,7 @@ from plinth.pipeline.core.graph import PipelineParameter
 from plinth.pipeline.core.pipeline import Pipeline
 from plinth.pipeline.core.published import PipelineEndpoint, PublishedPipeline
 from plinth.pipeline.core.run import PipelineRun, PortDataReference, StepRun
+from plinth.pipeline.core.schedule import Schedule, ScheduleRecurrence, TimeZone
 
 __all__ = [
     "Pipeline",
@@ -15,5 +16,8 @@ __all__ = [
     "PipelineStep",
     "PortDataReference",
     "PublishedPipeline",
+    "Schedule",
+    "ScheduleRecurrence",
     "StepRun",
+    "TimeZone",
 ]

@@ -134,6 +134,12 @@ class StepRun(Run):
         """The earlier step run whose outputs this one reused, if it did."""
         return self._record.properties.get("azureml.reusedrunid")
 
+    def _metrics(self, name: str | None) -> dict[str, Any]:
+        """A reused step's metrics are those of the run that did the work."""
+        if self.reused_run_id:
+            return Run.get(self._experiment.workspace, self.reused_run_id)._metrics(name)
+        return super()._metrics(name)
+
     def get_outputs(self) -> dict[str, "PortDataReference"]:
         """The data the step wrote, by output name."""
         outputs = (self._refresh().definition or {}).get("pipeline_outputs") or {}

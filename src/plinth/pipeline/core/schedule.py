@@ -133,7 +133,8 @@ class Schedule:
                datastore: Any = None, polling_interval: float = 5,
                data_path_parameter_name: str | None = None,
                continue_on_step_failure: bool | None = None,
-               path_on_datastore: str | None = None, **kwargs: Any) -> "Schedule":
+               path_on_datastore: str | None = None, _workflow_provider: Any = None,
+               _service_endpoint: Any = None) -> "Schedule":
         """Submit the published pipeline ``pipeline_id`` to ``experiment_name`` on
         ``recurrence``, or, with ``datastore``, whenever files under ``path_on_datastore``
         are added or changed (checked every ``polling_interval`` minutes; the path of the
@@ -167,13 +168,15 @@ class Schedule:
         return Schedule._from_record(workspace, record)
 
     @staticmethod
-    def get(workspace: "Workspace", id: str, **kwargs: Any) -> "Schedule":
+    def get(workspace: "Workspace", id: str, _workflow_provider: Any = None,
+            _service_endpoint: Any = None) -> "Schedule":
         """The schedule with ``id``."""
         return Schedule._from_record(workspace, _get_record(workspace, id))
 
     @staticmethod
     def list(workspace: "Workspace", active_only: bool = True, pipeline_id: str | None = None,
-             **kwargs: Any) -> list["Schedule"]:
+             _workflow_provider: Any = None, _service_endpoint: Any = None
+             ) -> list["Schedule"]:
         """The workspace's schedules, newest first: only Active ones unless ``active_only``
         is False; only those of the published pipeline ``pipeline_id`` when it is given."""
         records = workspace._store.list_schedules(workspace._id, pipeline_id=pipeline_id,
@@ -182,13 +185,15 @@ class Schedule:
 
     @staticmethod
     def get_all(workspace: "Workspace", active_only: bool = True,
-                pipeline_id: str | None = None, **kwargs: Any) -> list["Schedule"]:
+                pipeline_id: str | None = None, _workflow_provider: Any = None,
+                _service_endpoint: Any = None) -> list["Schedule"]:
         """The same as :meth:`list`."""
         return Schedule.list(workspace, active_only=active_only, pipeline_id=pipeline_id)
 
     @staticmethod
     def get_schedules_for_pipeline_id(workspace: "Workspace", pipeline_id: str,
-                                      **kwargs: Any) -> list["Schedule"]:
+                                      _workflow_provider: Any = None,
+                                      _service_endpoint: Any = None) -> list["Schedule"]:
         """Every schedule (Active or Disabled) of the published pipeline ``pipeline_id``."""
         return Schedule.list(workspace, active_only=False, pipeline_id=pipeline_id)
 
@@ -270,13 +275,20 @@ class Schedule:
     def update(self, name: str | None = None, description: str | None = None,
                recurrence: ScheduleRecurrence | None = None,
                pipeline_parameters: Mapping[str, Any] | None = None, status: str | None = None,
-               **kwargs: Any) -> None:
+               wait_for_provisioning: bool = False, wait_timeout: int = 3600,
+               datastore: Any = None, polling_interval: float | None = None,
+               data_path_parameter_name: str | None = None,
+               continue_on_step_failure: bool | None = None,
+               path_on_datastore: str | None = None) -> None:
         """Change the status ('Active' or 'Disabled'). Other settings cannot be changed:
         create a new schedule and disable this one."""
-        given = [k for k, v in {"name": name, "description": description,
-                                "recurrence": recurrence,
-                                "pipeline_parameters": pipeline_parameters, **kwargs}.items()
-                 if v is not None and k not in ("wait_for_provisioning", "wait_timeout")]
+        others = {"name": name, "description": description, "recurrence": recurrence,
+                  "pipeline_parameters": pipeline_parameters, "datastore": datastore,
+                  "polling_interval": polling_interval,
+                  "data_path_parameter_name": data_path_parameter_name,
+                  "continue_on_step_failure": continue_on_step_failure,
+                  "path_on_datastore": path_on_datastore}
+        given = [k for k, v in others.items() if v is not None]
         if given:
             raise UserErrorException(
                 f"Schedule.update cannot change {', '.join(given)}: only status. Create a new "
