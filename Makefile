@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/datastore_transfer.py
 	$(PY) benchmarks/environment_build.py
 	$(PY) benchmarks/cluster_runs.py
+	$(PY) benchmarks/pipeline_reuse.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache
