@@ -3,8 +3,9 @@
 Creates a workspace in ./demo-workspace, uploads the diabetes data to its default datastore
 and registers it as a tabular dataset, submits the training script with the dataset as an
 input and a regularization rate, streams its log, reads its metrics and files, registers the
-model it produced (with its training dataset) and prints the registry. Run it with
-``make demo`` (or ``python examples/quickstart.py``).
+model it produced (with its training dataset) and prints the registry; then runs the same
+training as a two-step pipeline (prepare -> train) twice, the second time reusing both
+steps. Run it with ``make demo`` (or ``python examples/quickstart.py``).
 """
 
 import shutil
@@ -13,6 +14,9 @@ import tempfile
 from pathlib import Path
 
 from plinth.core import Dataset, Experiment, Model, Workspace
+from plinth.data import OutputFileDatasetConfig
+from plinth.pipeline.core import Pipeline, PipelineParameter
+from plinth.pipeline.steps import PythonScriptStep
 from plinth.train.sklearn import SKLearn
 
 HERE = Path(__file__).resolve().parent
@@ -74,3 +78,27 @@ for model in Model.list(ws):
         print(f"\t{key}: {value}")
     for dataset in model.datasets:
         print(f"\ttrained on: {dataset['name']} version {dataset['version']}")
+
+# 6. The same training as a pipeline: a step prepares the data, the next trains on it.
+#    Submitted again unchanged, both steps reuse the first run's outputs.
+prepped_data = OutputFileDatasetConfig("prepped_data")
+prep_step = PythonScriptStep(
+    name="prepare data", source_directory=str(HERE / "diabetes-pipeline"),
+    script_name="prep_diabetes.py", arguments=["--prepped-data", prepped_data],
+    inputs=[tab_data_set.as_named_input("raw_data")])
+train_step = PythonScriptStep(
+    name="train model", source_directory=str(HERE / "diabetes-training"),
+    script_name="train_diabetes.py",
+    arguments=["--reg_rate", PipelineParameter("reg_rate", default_value=0.1)],
+    inputs=[prepped_data.read_delimited_files().as_input("training_data")])
+pipeline = Pipeline(ws, steps=[prep_step, train_step])
+pipeline_experiment = Experiment(ws, "diabetes-training-pipeline")
+for attempt in ("first", "second"):
+    pipeline_run = pipeline_experiment.submit(pipeline)
+    pipeline_run.wait_for_completion(show_output=False)
+    print(f"\nPipeline run ({attempt} submission): {pipeline_run.get_status()}")
+    for step in pipeline_run.get_steps():
+        reused = f", reused run {step.reused_run_id}" if step.is_reused else ""
+        print(f"  {step.name}: {step.get_status()}{reused}")
+trained = pipeline_run.find_step_run("train model")[0]
+print(f"  AUC of the pipeline's model: {trained.get_metrics()['AUC']:.4f}")

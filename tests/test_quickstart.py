@@ -27,6 +27,10 @@ def test_quickstart_trains_registers_and_lists(tmp_path):
     assert "15000 rows" in out  # both CSVs, read from the registered dataset in the run
     assert "trained on: diabetes dataset version 1" in out
     assert (tmp_path / "ws" / "config.json").is_file()
+    first, second = out.split("Pipeline run (first submission): ")[1].split(
+        "Pipeline run (second submission): ")
+    assert first.startswith("Completed") and "reused" not in first
+    assert second.startswith("Completed") and second.count(", reused run ") == 2
 
 
 def test_training_script_runs_with_plain_python(tmp_path):
