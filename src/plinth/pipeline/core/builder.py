@@ -14,6 +14,7 @@ __all__ = ["PipelineData", "PipelineStep"]
 
 PIPELINE_DATA_PATH = "azureml/{run-id}/{output-name}"
 
+
 class PipelineData(_Port):
     """Intermediate data in a datastore (the workspace's default unless ``datastore``),
     written by the step that lists it in ``outputs`` and read by the steps that list it in

@@ -29,11 +29,6 @@ class PipelineRun(Run):
         """The step runs, in the order they were started."""
         yield from sorted(self.get_children(), key=lambda r: r._record.created_at)
 
-    def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
-                     type: str | None = None, status: str | None = None,
-                     _rehydrate_runs: bool = True) -> list[Any]:
-        return super().get_children(recursive, tags, properties, type, status)
-
     def find_step_run(self, name: str) -> list["StepRun"]:
         """The step runs of the step called ``name`` (a list: names need not be unique)."""
         return [r for r in self.get_steps() if r.name == name]
