@@ -32,16 +32,25 @@ from plinth.pipeline.core import (
 )
 from plinth.pipeline.steps import PythonScriptStep
 
-# Every pipeline run here is two cluster runs, and the flow makes six of them.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+# The flow waits on six pipeline runs and a server: more than the default timeout allows on a
+# busy machine.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+    # Schedule.create reminds that schedules fire while a server serves the workspace.
+    pytest.mark.filterwarnings("ignore:Schedules of workspace:UserWarning"),
+]
 ray_home, ray_address = shared.ray_home, shared.ray_address
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"
 CLUSTER = "aml-cluster"
 RUN_TIMEOUT = 300  # seconds a pipeline run may take (cluster runs queue behind each other)
 
+# Both scripts are the course's, but for one line: they tag their run with the process that
+# started their worker, which on a training cluster is the Ray task running it.
 PREP = """
     import argparse, os
+    import psutil
     from sklearn.preprocessing import MinMaxScaler
     from plinth.core import Run
 
@@ -50,6 +59,7 @@ PREP = """
     parser.add_argument("--prepped-data", dest="prepped_data")
     args = parser.parse_args()
     run = Run.get_context()
+    run.tag("worker parent", psutil.Process().parent().parent().name())
 
     diabetes = run.input_datasets["raw_data"].to_pandas_dataframe()
     run.log("raw_rows", len(diabetes))
@@ -67,6 +77,7 @@ TRAIN = """
     import argparse, os
     import joblib
     import numpy as np
+    import psutil
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
     from plinth.core import Run
@@ -75,6 +86,7 @@ TRAIN = """
     parser.add_argument("--reg", type=float, default=0.01)
     args = parser.parse_args()
     run = Run.get_context()
+    run.tag("worker parent", psutil.Process().parent().parent().name())
 
     diabetes = run.input_datasets["training_data"].to_pandas_dataframe()
     features = ["Pregnancies", "PlasmaGlucose", "DiastolicBloodPressure", "TricepsThickness",
@@ -125,11 +137,9 @@ def course_pipeline(ws, dataset, cluster, tmp_path):
     write_script(folder, "prep_diabetes.py", PREP)
     write_script(folder, "train_diabetes.py", TRAIN)
 
-    # The test's own interpreter has scikit-learn and pandas: nothing to build. (Its path is
-    # given because a user-managed environment does not look "python" up on the PATH.)
+    # The machine's own Python (the test's) has scikit-learn and pandas: nothing to build.
     environment = Environment("diabetes-pipeline-env")
     environment.python.user_managed_dependencies = True
-    environment.python.interpreter_path = sys.executable
     run_config = RunConfiguration()
     run_config.target = cluster
     run_config.environment = environment
@@ -169,19 +179,26 @@ def completed(run):
     return steps_of(run)
 
 
-def assert_ran_on_the_cluster(step):
+def assert_ran_on_the_cluster(step, ws, ray_home):
     details = step.get_details()
     assert details["status"] == "Completed", details
     assert details["target"] == CLUSTER
     compute = details["runDefinition"]["compute"]
     assert (compute["name"], compute["kind"]) == (CLUSTER, "AmlCompute")
+    assert step.get_tags()["worker parent"] == "ray::_execute"
+    # The AmlCompute driver took one of the cluster's max_nodes slots for it: lock files
+    # under the Ray cluster's home.
+    slots = sorted(p.name for p in (ray_home / "compute" / f"{ws.name}-{CLUSTER}").iterdir())
+    assert slots and set(slots) <= {"slot-0.lock", "slot-1.lock"}, slots
 
 
-def wait_for(what, get, timeout=120.0):
-    """Poll ``get()`` until it returns something truthy; return that."""
+def wait_for(what, get, log, timeout=120.0):
+    """Poll ``get()`` until it returns something truthy; return that. On a timeout, say what
+    the server (whose scheduler should have made it happen) logged."""
     found = []
-    assert wait_until(lambda: found.append(get()) or found[-1], timeout, interval=0.5), (
-        f"{what} did not happen within {timeout} s (last: {found[-1] if found else None})")
+    if not wait_until(lambda: found.append(get()) or found[-1], timeout, interval=0.5):
+        pytest.fail(f"{what} did not happen within {timeout} s (last: {found[-1:]}); the "
+                    f"server logged:\n{log.read_text()[-4000:]}")
     return found[-1]
 
 
@@ -221,7 +238,7 @@ def test_the_course_pipeline_on_a_cluster_published_triggered_and_scheduled(
     assert set(steps) == {"prepare data", "train and register"}
     for step in steps.values():
         assert not step.is_reused
-        assert_ran_on_the_cluster(step)
+        assert_ran_on_the_cluster(step, ws, ray_home)
     prep_metrics = steps["prepare data"].get_metrics()
     assert prep_metrics["raw_rows"] == prep_metrics["processed_rows"] > 0
     train = steps["train and register"]
@@ -267,7 +284,7 @@ def test_the_course_pipeline_on_a_cluster_published_triggered_and_scheduled(
         assert rest_steps["prepare data"].is_reused
         retrained = rest_steps["train and register"]
         assert not retrained.is_reused
-        assert_ran_on_the_cluster(retrained)
+        assert_ran_on_the_cluster(retrained, ws, ray_home)
         assert retrained.get_metrics()["Regularization Rate"] == 0.1
         model = Model(ws, "diabetes_model")
         assert (model.version, model.run_id) == (2, retrained.id)
@@ -276,8 +293,11 @@ def test_the_course_pipeline_on_a_cluster_published_triggered_and_scheduled(
         every_minute = Schedule.create(
             ws, name="every-minute", pipeline_id=published.id, experiment_name="scheduled",
             recurrence=ScheduleRecurrence(frequency="Minute", interval=1))
-        scheduled = wait_for("the first scheduled run", every_minute.get_last_pipeline_run)
-        completed(scheduled)
+        scheduled = wait_for("the first scheduled run", every_minute.get_last_pipeline_run,
+                             log)
+        # The default reg_rate again: what the first submission computed is reused.
+        assert all(step.is_reused for step in completed(scheduled).values())
+        assert scheduled.get_properties()["azureml.pipelineScheduleTrigger"] == "Recurrence"
         every_minute.disable()
         assert Schedule.get(ws, every_minute.id).status == "Disabled"
 
@@ -287,15 +307,20 @@ def test_the_course_pipeline_on_a_cluster_published_triggered_and_scheduled(
             ws, name="on-new-data", pipeline_id=published.id, experiment_name="data-triggered",
             datastore=datastore, path_on_datastore="incoming", polling_interval=0.01)
         wait_for("the data trigger's first poll",
-                 lambda: Schedule.get(ws, on_new_data.id)._record.data_state is not None)
+                 lambda: Schedule.get(ws, on_new_data.id)._record.data_state is not None, log)
         assert on_new_data.get_pipeline_runs() == []
         (tmp_path / "incoming").mkdir()
         (tmp_path / "incoming" / "more.csv").write_text(DATA.read_text())
         datastore.upload_files([str(tmp_path / "incoming" / "more.csv")],
                                relative_root=str(tmp_path / "incoming"),
                                target_path="incoming", overwrite=True, show_progress=False)
-        triggered = wait_for("the data-triggered run", on_new_data.get_pipeline_runs)
+        triggered = wait_for("the data-triggered run", on_new_data.get_pipeline_runs, log)
         time.sleep(3)  # a few more passes (and polls) of the scheduler: no second run
         assert len(on_new_data.get_pipeline_runs()) == 1, on_new_data.get_pipeline_runs()
         completed(triggered[0])
+        assert triggered[0].get_properties()["azureml.pipelineScheduleTrigger"] == "DataChange"
         on_new_data.disable()
+
+    # Only the two runs that trained registered a model.
+    models = Model.list(ws, name="diabetes_model")
+    assert [(m.version, m.run_id) for m in models] == [(2, retrained.id), (1, train.id)]

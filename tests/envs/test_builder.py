@@ -8,6 +8,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -78,6 +79,14 @@ def test_a_user_managed_environment_uses_its_interpreter(cache):
                                      interpreter_path=sys.executable))
     assert exe == Path(sys.executable) and "user-managed" in lines[0]
     assert not cache.exists()
+
+
+def test_a_user_managed_environment_with_the_default_interpreter_uses_plinths(cache):
+    """azureml's default interpreter_path, 'python', is the machine's own Python."""
+    exe, _, _ = build(definition(PACKAGE, user_managed=True, interpreter_path="python"))
+    assert exe == Path(sys.executable)
+    exe, _, _ = build(definition(PACKAGE, user_managed=True, interpreter_path="sh"))
+    assert exe == Path(shutil.which("sh"))
 
 
 def test_a_user_managed_interpreter_must_exist(tmp_path):

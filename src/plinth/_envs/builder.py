@@ -85,10 +85,13 @@ def materialise(definition: dict, log: Callable[[str], None] = _ignore) -> Path:
 
 def _user_managed(definition: dict, log: Callable[[str], None]) -> Path:
     path = definition["python"].get("interpreter_path")
-    if not path:
+    # azureml's default, "python", means the interpreter of the machine's environment: here
+    # the one running Plinth.
+    if not path or path in ("python", "python3"):
         log(f"user-managed environment: using {sys.executable}")
         return Path(sys.executable)
-    exe = Path(path).expanduser()
+    found = shutil.which(path) if os.sep not in path else None
+    exe = Path(found or path).expanduser()
     if not (exe.is_file() and os.access(exe, os.X_OK)):
         raise UserErrorException(
             f"python.interpreter_path {path!r} of user-managed environment "

@@ -115,7 +115,8 @@ class PipelineStep:
         self._outputs += [a for a in self._arguments if hasattr(a, "_output_port")
                           and not a._is_input and a._data_id not in declared]
         for output in self._outputs:
-            output._producers.append(self)
+            # The step built last writes it, as when a notebook cell defining it runs again.
+            output._producers[:] = [self]
         self._after: list[PipelineStep] = []
 
     def run_after(self, step: "PipelineStep") -> None:

@@ -8,7 +8,6 @@ server serves its database.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Schedule", "ScheduleRecurrence", "TimeZone"]
 
-log = logging.getLogger(__name__)
 
 _EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 _warned: set[str] = set()
@@ -501,16 +499,12 @@ def _warn_if_not_served(workspace: "Workspace") -> None:
         _warned.add(location._key())
     how = (f"plinth server --workspace {location.folder}" if location.folder is not None
            else "plinth server --backend-store-uri <its database>")
-    message = (f"Schedules of workspace {workspace.name!r} fire only while a workspace server "
-               f"serves its database (`{how}`); this workspace is opened directly, so nothing "
-               "here fires them.")
-    log.warning(message)
+    message = (f"Schedules of workspace {workspace.name!r} fire while a workspace server serves "
+               f"it (`{how}`); while none does, they wait.")
     warnings.warn(message, UserWarning, stacklevel=3)
 
 
 def _as_pipeline_run(experiment: Any, record: Any) -> "Run":
-    try:
-        from plinth.pipeline.core.run import PipelineRun as cls
-    except ImportError:
-        from plinth.core.run import Run as cls
-    return cls._from_record(experiment, record)
+    from plinth.pipeline.core.run import PipelineRun
+
+    return PipelineRun._from_record(experiment, record)
