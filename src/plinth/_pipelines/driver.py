@@ -257,7 +257,8 @@ class _Driver:
         self.store.create_run(self.experiment.id, run_id, run_type=STEP_RUN,
                               status=RunStatus.NOT_STARTED, parent_id=self.run_id,
                               display_name=step["name"], properties=self.step_properties(key),
-                              definition={"pipeline_step": self.step_info(key)})
+                              definition={"pipeline_step": self.step_info(key),
+                                          "target": step["definition"].get("target")})
         self.store.set_status(run_id, RunStatus.CANCELED, error={"message": reason})
         self.children[key] = run_id
         self.state[key] = SKIPPED
