@@ -21,7 +21,8 @@ __all__ = ["submit", "prepare_definition", "start_run", "launch_worker", "new_ru
            "SCRIPT_RUN"]
 
 SCRIPT_RUN = "azureml.scriptrun"
-PIPELINE_DRIVER = "plinth._pipelines.driver"
+#: Runs that run other runs: the key in their definition -> the module of their driver.
+DRIVERS = {"pipeline": "plinth._pipelines.driver", "hyperdrive": "plinth._tuning.driver"}
 
 
 def new_run_id(experiment_name: str) -> str:
@@ -130,20 +131,19 @@ def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
 def launch_worker(location: WorkspaceLocation, run_id: str,
                   definition: Mapping[str, Any] | None = None) -> None:
     """Start the process that runs ``run_id``: its worker, for a training cluster its
-    driver (``plinth._execution.cluster``), for a pipeline the pipeline driver
-    (``plinth._pipelines.driver``). It outlives the caller."""
+    driver (``plinth._execution.cluster``), for a pipeline or a HyperDrive sweep their driver
+    (``DRIVERS``). It outlives the caller."""
     from plinth._execution import launcher
     from plinth._execution.cluster import CLUSTER_KINDS
 
     if definition is None:
         definition = location.store().get_run(run_id).definition or {}
     on_cluster = (definition.get("compute") or {}).get("kind") in CLUSTER_KINDS
+    drivers = [module for key, module in DRIVERS.items() if definition.get(key)]
     if on_cluster:
         module = "plinth._execution.cluster"
-    elif definition.get("pipeline"):
-        module = PIPELINE_DRIVER
     else:
-        module = launcher.WORKER
+        module = drivers[0] if drivers else launcher.WORKER
 
     env = {**os.environ, ENV_WORKSPACE: location.to_json()}
     # A server workspace's worker logs back through the server with the submitter's credential.

@@ -130,7 +130,11 @@ def show(
     workspace: WorkspaceNameOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a run: status, times, metrics, tags, properties, files and error."""
+    """Show a run: status, times, metrics, tags, properties, files and error; for a
+    HyperDrive sweep also its children, best first, with their sampled values."""
+    from plinth.core.run import Run
+    from plinth.train.hyperdrive.run import HyperDriveRun
+
     ws = open_workspace(workspace_config, workspace)
     run = get_run(ws, run_id)
     summary = _summary(run)
@@ -142,10 +146,14 @@ def show(
         "script": definition.get("script"),
         "arguments": definition.get("arguments"),
         "properties": details["properties"],
-        "metrics": run.get_metrics(),
+        "metrics": Run.get_metrics(run),
         "files": run.get_file_names(),
         "error": error,
     }
+    if isinstance(run, HyperDriveRun):
+        info["primary_metric"] = {"name": run.primary_metric_name,
+                                  "goal": run.primary_metric_goal}
+        info["children"] = run.get_children_sorted_by_primary_metric()
     if as_json:
         print_json(info)
         return
@@ -185,6 +193,9 @@ def show(
         for key, value in values.items():
             table.add_row(key, short(value, 80))
         out.print(table)
+    if info.get("children"):
+        out.print()
+        out.print(_children_table(info["children"], info["primary_metric"]))
     out.print()
     if info["files"]:
         table = new_table(title="Files")
@@ -339,3 +350,17 @@ def submit(
         error = (details.get("error") or {}).get("error") or {}
         message = error.get("message", "no error details")
         raise fail(f"Run {run.id} ended {details['status']}: {message}")
+
+
+def _children_table(rows: list[dict], metric: dict) -> Any:
+    """A sweep's children, best first, with their sampled values."""
+    names = sorted({name for row in rows for name in row["hyperparameters"]})
+    table = new_table("#", "Run", "Status", metric["name"], *names, "Stopped by",
+                      title=f"Children by {metric['name']} ({metric['goal'].lower()})")
+    for rank, row in enumerate(rows, 1):
+        value = row["best_primary_metric"]
+        table.add_row(str(rank), row["run_id"], status_text(row["status"]),
+                      "-" if value is None else f"{value:.6g}",
+                      *(str(row["hyperparameters"].get(n, "-")) for n in names),
+                      short(row.get("terminated_by") or "", 60))
+    return table

@@ -613,6 +613,7 @@ class Run:
 _RUN_CLASSES = {
     "azureml.PipelineRun": ("plinth.pipeline.core.run", "PipelineRun"),
     "azureml.StepRun": ("plinth.pipeline.core.run", "StepRun"),
+    "hyperdrive": ("plinth.train.hyperdrive.run", "HyperDriveRun"),
 }
 
 

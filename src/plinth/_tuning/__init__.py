@@ -1,0 +1,1 @@
+"""HyperDrive engine: parameter spaces, samplers, early termination, the sweep driver."""
