@@ -25,7 +25,8 @@ from plinth.train.hyperdrive import (
     uniform,
 )
 
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+#: Most tests use the embedded workspace; the course's lab runs on every backend.
+embedded = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 #: The course's lab: gradient boosting with two hyperparameters, AUC to maximise.
 GBM = """
@@ -126,6 +127,7 @@ def test_the_course_lab_grid_ranks_children_and_registers_the_best(ws, folder):
 
 
 @pytest.mark.slow
+@embedded
 def test_a_bandit_policy_cancels_poor_children_and_they_never_win(ws, folder):
     sampling = GridParameterSampling({"quality": choice(1.0, 0.3, 0.95, 0.2)})
     hyperdrive = config(folder, "curve.py", sampling, primary_metric_name="accuracy",
@@ -145,6 +147,7 @@ def test_a_bandit_policy_cancels_poor_children_and_they_never_win(ws, folder):
 
 
 @pytest.mark.slow
+@embedded
 def test_failing_children_do_not_stop_the_sweep_and_all_failing_fails_it(ws, folder):
     sampling = RandomParameterSampling({"--rate": uniform(0, 1)}, seed=3)
     hyperdrive = config(folder, "fail.py", sampling, primary_metric_name="loss",
@@ -160,6 +163,7 @@ def test_failing_children_do_not_stop_the_sweep_and_all_failing_fails_it(ws, fol
 
 
 @pytest.mark.slow
+@embedded
 def test_a_grid_stops_when_exhausted_and_resume_from_skips_what_ran(ws, folder):
     space = {"--learning_rate": choice(0.1, 1.0), "--n_estimators": choice(5, 10)}
     experiment = Experiment(ws, "resume")
@@ -181,6 +185,7 @@ def test_a_grid_stops_when_exhausted_and_resume_from_skips_what_ran(ws, folder):
 
 
 @pytest.mark.slow
+@embedded
 def test_bayesian_sampling_runs_and_refuses_a_policy(ws, folder):
     space = {"--learning_rate": uniform(0.05, 1.0), "--n_estimators": choice(5, 20)}
     with pytest.raises(UserErrorException, match="does not support early termination"):
@@ -198,6 +203,7 @@ def test_bayesian_sampling_runs_and_refuses_a_policy(ws, folder):
 
 
 @pytest.mark.slow
+@embedded
 def test_cancel_stops_the_sweep_and_its_children(ws, folder):
     sampling = RandomParameterSampling({"quality": uniform(0.5, 1.0)})
     run = Experiment(ws, "cancel").submit(config(
@@ -213,6 +219,7 @@ def test_cancel_stops_the_sweep_and_its_children(ws, folder):
 
 
 @pytest.mark.slow
+@embedded
 def test_a_restarted_driver_carries_on_without_repeating_children(ws, folder):
     from plinth._execution.submit import launch_worker
 
