@@ -91,10 +91,14 @@ def test_get_model_path(ws, model_file, monkeypatch, tmp_path):
     assert open(path, "rb").read() == b"weights-v1"
     with pytest.raises(ModelNotFoundException, match="_workspace"):
         Model.get_model_path("m")
-    deployed = tmp_path / "deployed" / "m" / "1"
-    deployed.mkdir(parents=True)
-    monkeypatch.setenv("AZUREML_MODEL_DIR", str(tmp_path / "deployed"))
-    assert Model.get_model_path("m", version=1) == str(deployed)
+    # In a deployed service: <PLINTH_MODEL_DIR>/<name>/<version>/<the registered file>.
+    for version in (1, 2):
+        deployed = tmp_path / "deployed" / "m" / str(version)
+        deployed.mkdir(parents=True)
+        (deployed / "model.pkl").write_bytes(b"deployed")
+    monkeypatch.setenv("PLINTH_MODEL_DIR", str(tmp_path / "deployed"))
+    assert Model.get_model_path("m", version=1) == str(tmp_path / "deployed/m/1/model.pkl")
+    assert Model.get_model_path("m") == str(tmp_path / "deployed/m/2/model.pkl")
 
 
 def test_register_from_a_run_records_lineage(ws, tmp_path):

@@ -41,6 +41,8 @@ from plinth._store.base import (
     BUILTIN_DATASTORES,
     COMPUTE_KINDS,
     PIPELINE_STATES,
+    SERVICE_KINDS,
+    SERVICE_STATES,
     ComputeRecord,
     DatasetRecord,
     DatastoreRecord,
@@ -55,6 +57,7 @@ from plinth._store.base import (
     RunStatus,
     ScheduleRecord,
     SecretRecord,
+    ServiceRecord,
     Store,
     TokenMatch,
     TokenRecord,
@@ -85,6 +88,8 @@ CAPABILITIES = {
                               "server answers 404)",
     "scheduler": "claim schedule firings, record their runs or list every workspace's "
                  "schedules (the scheduler runs inside the server, on the server's own store)",
+    "supervisor": "list every workspace's services (the service supervisor runs inside the "
+                  "server, on the server's own store)",
 }
 """What a store may lack, by name: each is a phrase that follows "<the store> does not"."""
 
@@ -218,6 +223,21 @@ def _create_compute(index: int, factory, workspace_id: str, name: str) -> str:
         try:
             store.create_compute(workspace_id, name, kind="AmlCompute",
                                  config={"process": index})
+        except AlreadyExistsError:
+            return "exists"
+        return "created"
+    finally:
+        store.close()
+
+
+def _create_service(index: int, factory, workspace_id: str, name: str) -> str:
+    """Create service ``name`` with this process's settings: 'created' or 'exists'."""
+    store = factory()
+    try:
+        start_together()
+        try:
+            store.create_service(workspace_id, name, kind="Local", config={"process": index},
+                                 models=[], inference={})
         except AlreadyExistsError:
             return "exists"
         return "created"
@@ -2205,6 +2225,315 @@ class StoreSuite:
         pipeline = self.new_pipeline(store, again)
         assert store.create_pipeline_endpoint(again.id, "serve", pipeline_id=pipeline.id).name
 
+    # -- web services -----------------------------------------------------------------------
+
+    SERVICE_CONFIG = {"port": 8890, "cpu_cores": 0.5, "memory_gb": 1, "auth_enabled": True,
+                      "autoscale": {"min_replicas": 1, "max_replicas": None}}
+    INFERENCE = {"entry_script": "score.py", "snapshotId": "abc",
+                 "environment": {"name": "env", "version": "1"}, "runtime": "python"}
+
+    @classmethod
+    def new_service(cls, store: Store, ws: WorkspaceRecord, name: str = "my-service",
+                    **kwargs: Any) -> ServiceRecord:
+        kwargs.setdefault("kind", "Local")
+        kwargs.setdefault("config", cls.SERVICE_CONFIG)
+        kwargs.setdefault("models", ["sklearn-model:1"])
+        kwargs.setdefault("inference", cls.INFERENCE)
+        return store.create_service(ws.id, name, **kwargs)
+
+    def test_create_get_list_and_delete_services(self, store, ws):
+        before = time.time()
+        service = self.new_service(
+            store, ws, "aci-service", kind="ACI", models=["model-a:1", "model.b_2:10"],
+            description="scores", tags={"team": "ml"}, properties={"owner": "me"},
+        )
+        assert isinstance(service, ServiceRecord)
+        assert (service.workspace_id, service.name, service.kind, service.state) == (
+            ws.id, "aci-service", "ACI", "Transitioning"
+        )
+        assert (service.config, service.models, service.inference) == (
+            self.SERVICE_CONFIG, ["model-a:1", "model.b_2:10"], self.INFERENCE
+        )
+        assert (service.description, service.tags, service.properties) == (
+            "scores", {"team": "ml"}, {"owner": "me"}
+        )
+        assert (service.scoring_uri, service.swagger_uri, service.host, service.pid,
+                service.error) == (None, None, None, None, None)
+        assert before - 1 <= service.created_at <= time.time() + 1
+        assert service.updated_at == service.created_at
+        assert store.get_service(ws.id, "aci-service") == service
+        local = self.new_service(store, ws, "local-1", models=[], config={}, inference={})
+        assert (local.models, local.config, local.inference) == ([], {}, {})
+        assert (local.description, local.tags, local.properties) == (None, {}, {})
+        aks = self.new_service(store, ws, "b-aks", kind="AKS")
+        assert store.list_services(ws.id) == [service, aks, local]
+        store.delete_service(ws.id, "b-aks")
+        with pytest.raises(NotFoundError, match="service"):
+            store.get_service(ws.id, "b-aks")
+        with pytest.raises(NotFoundError, match="service"):
+            store.delete_service(ws.id, "b-aks")
+        assert store.list_services(ws.id) == [service, local]
+        # The name is free again.
+        again = self.new_service(store, ws, "b-aks", kind="Local", models=["m:2"])
+        assert (again.kind, again.models, again.state) == ("Local", ["m:2"], "Transitioning")
+        assert store.get_service(ws.id, "b-aks") == again
+
+    def test_creating_a_taken_service_name_raises(self, store, ws):
+        first = self.new_service(store, ws)
+        for kind in SERVICE_KINDS:
+            with pytest.raises(AlreadyExistsError, match="my-service"):
+                self.new_service(store, ws, kind=kind, config={"other": 1})
+        with pytest.raises(AlreadyExistsError, match="overwrite"):
+            self.new_service(store, ws, overwrite=False)
+        assert store.get_service(ws.id, "my-service") == first
+        assert store.list_services(ws.id) == [first]
+
+    def test_overwrite_replaces_a_service_but_its_created_at(self, store, ws):
+        # Overwriting a name that is free creates the service.
+        first = self.new_service(store, ws, description="old", tags={"a": "1"},
+                                 properties={"p": "1"}, overwrite=True)
+        assert store.get_service(ws.id, "my-service") == first
+        running = store.update_service(
+            ws.id, "my-service", state="Healthy", scoring_uri="http://h:1/score",
+            swagger_uri="http://h:1/swagger.json", host="h", pid=4242,
+            error={"code": "x"},
+        )
+        time.sleep(0.01)
+        replaced = self.new_service(store, ws, kind="AKS", config={"num_replicas": 2},
+                                    models=["other:3"], inference={"entry_script": "new.py"},
+                                    overwrite=True)
+        assert replaced == ServiceRecord(
+            workspace_id=ws.id, name="my-service", kind="AKS", created_at=first.created_at,
+            updated_at=replaced.updated_at, config={"num_replicas": 2}, models=["other:3"],
+            inference={"entry_script": "new.py"},
+        )
+        assert replaced.updated_at > running.updated_at
+        assert store.get_service(ws.id, "my-service") == replaced
+        assert store.list_services(ws.id) == [replaced]
+
+    def test_update_service(self, store, ws):
+        service = self.new_service(store, ws, description="d", tags={"a": "1"},
+                                   properties={"p": "1"})
+        current = service
+        changes = [
+            {"state": "Healthy"},
+            {"config": {"port": 9000, "workers": 2}},
+            {"models": ["m:1", "m:2"]},
+            {"models": []},
+            {"inference": {"entry_script": "other.py"}},
+            {"scoring_uri": "http://127.0.0.1:9000/score"},
+            {"swagger_uri": "http://127.0.0.1:9000/swagger.json"},
+            {"host": "127.0.0.1"},
+            {"pid": 12345},
+            {"error": {"code": "Crashed", "message": "exit 1", "details": [1, None]}},
+            {"description": "new"},
+            {"tags": {"b": "2"}},
+            {"properties": {"q": "2"}},
+            {"state": "Unhealthy", "pid": 2, "host": "other"},
+            {},
+        ]
+        for change in changes:
+            time.sleep(0.002)
+            updated = store.update_service(ws.id, "my-service", **change)
+            assert updated.updated_at > current.updated_at
+            # What is given replaces the field; the rest stays as it was.
+            assert updated == dataclasses.replace(current, updated_at=updated.updated_at,
+                                                  **change)
+            assert store.get_service(ws.id, "my-service") == updated
+            current = updated
+        assert current.created_at == service.created_at
+        cleared = store.update_service(ws.id, "my-service", clear_error=True)
+        assert cleared == dataclasses.replace(current, error=None,
+                                              updated_at=cleared.updated_at)
+        failed = store.update_service(ws.id, "my-service", state="Failed",
+                                      error={"message": "again"})
+        assert (failed.state, failed.error) == ("Failed", {"message": "again"})
+        assert store.update_service(ws.id, "my-service", clear_error=True,
+                                    state="Transitioning").error is None
+
+    def test_bad_service_updates_raise(self, store, ws):
+        service = self.new_service(store, ws)
+        for state in ("healthy", "Running", "Succeeded", "", 5):
+            with pytest.raises(ValidationError, match="state") as caught:
+                store.update_service(ws.id, "my-service", state=state)
+            assert all(s in str(caught.value) for s in SERVICE_STATES)
+        bad = [
+            ({"config": [1]}, "config"),
+            ({"config": {"x": float("nan")}}, "config"),
+            ({"inference": {"x": object()}}, "inference"),
+            ({"inference": "score.py"}, "inference"),
+            ({"models": "m:1"}, "models"),
+            ({"models": ["m"]}, "models"),
+            ({"models": ["m:0"]}, "models"),
+            ({"scoring_uri": 5}, "scoring_uri"),
+            ({"swagger_uri": b"x"}, "swagger_uri"),
+            ({"host": "a\x00b"}, "host"),
+            ({"pid": 0}, "pid"),
+            ({"pid": -1}, "pid"),
+            ({"pid": True}, "pid"),
+            ({"pid": "5"}, "pid"),
+            ({"pid": 1.5}, "pid"),
+            ({"pid": 2**31}, "pid"),
+            ({"error": [1]}, "error"),
+            ({"error": {"x": float("inf")}}, "error"),
+            ({"error": {"code": "x"}, "clear_error": True}, "error"),
+            ({"clear_error": "yes"}, "clear_error"),
+            ({"description": 5}, "description"),
+            ({"tags": {"a": 1}}, "tags"),
+            ({"properties": ["a"]}, "properties"),
+        ]
+        for kwargs, argument in bad:
+            with pytest.raises(ValidationError, match=argument):
+                store.update_service(ws.id, "my-service", **kwargs)
+        assert store.get_service(ws.id, "my-service") == service
+
+    def test_missing_services_raise(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        self.new_service(store, other, "theirs")
+        calls = [
+            lambda name: store.get_service(ws.id, name),
+            lambda name: store.update_service(ws.id, name, state="Healthy"),
+            lambda name: store.delete_service(ws.id, name),
+        ]
+        for call in calls:
+            for name in ("missing", "theirs", "", ".", "..", "a/b", "a\x00b", "x" * 300,
+                         "My-Service", "ab"):
+                with pytest.raises(NotFoundError, match="service") as caught:
+                    call(name)
+                assert ws.name in str(caught.value), caught.value
+        missing = WorkspaceRecord(uuid.uuid4().hex, "gone", 0.0)
+        with pytest.raises(NotFoundError):
+            self.new_service(store, missing)
+        for call in (store.get_service, store.delete_service):
+            with pytest.raises(NotFoundError):
+                call(missing.id, "theirs")
+        with pytest.raises(NotFoundError):
+            store.update_service(missing.id, "theirs", state="Healthy")
+        assert store.list_services(ws.id) == []
+        assert [s.name for s in store.list_services(other.id)] == ["theirs"]
+        assert store.get_service(other.id, "theirs").state == "Transitioning"
+
+    @needs("unknown_ids_read_empty")
+    def test_services_of_an_unknown_workspace_list_empty(self, store):
+        assert store.list_services(uuid.uuid4().hex) == []
+
+    @pytest.mark.parametrize(
+        "name",
+        ["", "ab", "x" * 33, "1abc", "-abc", "abc-", "Abc", "ABC", "ab_c", "a b", "a.b", "a/b",
+         "abc\n", "ab\x00c", "servicé", " abc", 7, None, ["abc"]],
+    )
+    def test_bad_service_names_raise(self, store, ws, name):
+        with pytest.raises(ValidationError, match="name") as caught:
+            self.new_service(store, ws, name)
+        assert "3-32 lowercase letters, digits or '-'" in str(caught.value)
+        assert store.list_services(ws.id) == []
+
+    def test_service_names_at_the_limits(self, store, ws):
+        names = ["abc", "a-1", "a--b", "z" * 32, "a" + "-" * 30 + "b", "x9" * 16]
+        for name in names:
+            assert self.new_service(store, ws, name).name == name
+            assert store.get_service(ws.id, name).name == name
+        assert [s.name for s in store.list_services(ws.id)] == sorted(names)
+
+    def test_bad_service_arguments_raise(self, store, ws):
+        for kind in ("local", "AmlCompute", "Webservice", "", None, 5, "ACI "):
+            with pytest.raises(ValidationError, match="kind") as caught:
+                self.new_service(store, ws, kind=kind)
+            assert all(k in str(caught.value) for k in SERVICE_KINDS)
+        unjsonable = ([1], None, "{}", {1: "a"}, {"x": object()}, {"x": {1, 2}},
+                      {"x": float("nan")}, {"x": [float("inf")]}, {"x": b"bytes"})
+        for value in unjsonable:
+            for argument in ("config", "inference"):
+                with pytest.raises(ValidationError, match=argument):
+                    self.new_service(store, ws, **{argument: value})
+        bad_models = ["m:1", None, {"m:1": 1}, ["m"], ["m:0"], ["m:01"], ["m:x"], [":1"],
+                      ["m:1:2"], ["-m:1"], ["m :1"], ["m:-1"], [1], [None], [b"m:1"]]
+        for models in bad_models:
+            with pytest.raises(ValidationError, match="models"):
+                self.new_service(store, ws, models=models)
+        bad = [
+            ({"description": 5}, "description"),
+            ({"description": "a\x00b"}, "description"),
+            ({"tags": {"a": 1}}, "tags"),
+            ({"tags": ["a"]}, "tags"),
+            ({"properties": {1: "a"}}, "properties"),
+            ({"overwrite": "yes"}, "overwrite"),
+            ({"overwrite": None}, "overwrite"),
+        ]
+        for kwargs, argument in bad:
+            with pytest.raises(ValidationError, match=argument):
+                self.new_service(store, ws, **kwargs)
+        assert store.list_services(ws.id) == []
+
+    def test_services_are_per_workspace(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        mine = self.new_service(store, ws, "scorer", kind="Local")
+        self.new_service(store, ws, "mine-only")
+        theirs = self.new_service(store, other, "scorer", kind="AKS")
+        assert store.list_services(other.id) == [theirs]
+        assert store.get_service(other.id, "scorer") == theirs
+        assert store.get_service(ws.id, "scorer") == mine
+        with pytest.raises(NotFoundError, match=other.name):
+            store.get_service(other.id, "mine-only")
+        with pytest.raises(AlreadyExistsError):
+            self.new_service(store, other, "scorer")
+        store.update_service(other.id, "scorer", state="Failed")
+        assert store.get_service(ws.id, "scorer") == mine
+        store.delete_service(other.id, "scorer")
+        assert store.get_service(ws.id, "scorer") == mine
+        assert [s.name for s in store.list_services(ws.id)] == ["mine-only", "scorer"]
+        assert store.list_services(other.id) == []
+
+    def test_service_records_are_frozen_copies(self, store, ws):
+        config = {"port": 1, "nested": {"a": [1]}}
+        models = ["m:1"]
+        record = self.new_service(store, ws, config=config, models=models)
+        config["nested"]["a"].append(2)
+        models.append("m:2")
+        record.config["nested"]["a"].append(3)
+        record.models.append("m:3")
+        got = store.get_service(ws.id, "my-service")
+        assert (got.config, got.models) == ({"port": 1, "nested": {"a": [1]}}, ["m:1"])
+        error = {"details": [1]}
+        updated = store.update_service(ws.id, "my-service", error=error)
+        error["details"].append(2)
+        updated.error["details"].append(3)
+        assert store.get_service(ws.id, "my-service").error == {"details": [1]}
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.state = "Healthy"  # type: ignore[misc]
+
+    @needs("supervisor")
+    def test_supervisor_lists_every_workspaces_services(self, store, ws):
+        other = store.create_workspace(unique("ws"), {})
+        name = unique("svc")
+        mine = self.new_service(store, ws, name)
+        theirs = self.new_service(store, other, name, kind="AKS")
+        last = self.new_service(store, other, "z" + name)
+        listed = store.list_services()
+        assert mine in listed and theirs in listed and last in listed
+        keys = [(s.name, s.workspace_id) for s in listed]
+        assert keys == sorted(keys)  # by name
+        assert listed.index(last) > max(listed.index(mine), listed.index(theirs))
+        store.delete_service(ws.id, name)
+        listed = store.list_services()
+        assert mine not in listed and theirs in listed
+
+    @needs("unknown_ids_read_empty")
+    def test_delete_workspace_deletes_its_services(self, store):
+        doomed = store.create_workspace(unique("ws"), {})
+        kept = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, kept):
+            self.new_service(store, workspace, "scorer")
+            self.new_service(store, workspace, "other", kind="AKS")
+        store.delete_workspace(doomed.name)
+        assert store.list_services(doomed.id) == []
+        with pytest.raises(NotFoundError):
+            store.get_service(doomed.id, "scorer")
+        assert [s.name for s in store.list_services(kept.id)] == ["other", "scorer"]
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_services(again.id) == []
+        assert self.new_service(store, again, "scorer", kind="ACI").kind == "ACI"
+
     # -- users, roles and tokens ------------------------------------------------------------
 
     @pytest.fixture
@@ -2481,6 +2810,13 @@ class StoreSuite:
         results = process_pool.run_together(_create_compute, store_factory, ws.id, "shared")
         assert sorted(results) == ["created"] + ["exists"] * (PROCESSES - 1)
         (only,) = store.list_computes(ws.id)
+        assert only.name == "shared"
+        assert only.config["process"] == results.index("created")
+
+    def test_processes_create_one_service_once(self, store, store_factory, ws, process_pool):
+        results = process_pool.run_together(_create_service, store_factory, ws.id, "shared")
+        assert sorted(results) == ["created"] + ["exists"] * (PROCESSES - 1)
+        (only,) = store.list_services(ws.id)
         assert only.name == "shared"
         assert only.config["process"] == results.index("created")
 

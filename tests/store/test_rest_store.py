@@ -67,6 +67,7 @@ class TestRestStore(StoreSuite):
         "runs_in_other_workspaces",  # runs and experiments by id: the bound workspace's only
         "unknown_ids_read_empty",  # 404 for a run or workspace the server cannot find
         "scheduler",  # the scheduler runs inside the server, on the server's own store
+        "supervisor",  # so does the service supervisor
     }
 
     @pytest.fixture
@@ -95,7 +96,7 @@ class TestRestStore(StoreSuite):
         missing = uuid.uuid4().hex
         listings = [store.list_experiments, store.list_models, store.list_secrets,
                     store.list_datastores, store.list_datasets, store.list_environments,
-                    store.list_computes]
+                    store.list_computes, store.list_services]
         for listing in listings:
             with pytest.raises(NotFoundError, match=missing):
                 listing(missing)
@@ -190,3 +191,36 @@ class TestRestStore(StoreSuite):
         assert store.list_published_pipelines(ws.id) == [mine]
         assert store.find_step_result(ws.id, "abc") == run.id
         assert store.find_step_result(again.id, "abc") is None
+
+    # -- web services: what the server does instead (see the tests that need "supervisor") --
+
+    def test_every_workspaces_services_are_the_servers_own(self, store, ws):
+        service = store.create_service(ws.id, "scorer", kind="Local", config={}, models=[],
+                                       inference={})
+        with pytest.raises(ServerOnlyError, match="inside the workspace server") as caught:
+            store.list_services()
+        assert isinstance(caught.value, NotImplementedError)
+        assert store.list_services(ws.id) == [service]
+
+    def test_missing_services_raise_on_the_server(self, store, ws):
+        # Names no service can have ('', '..') are refused before any request is made.
+        for call in (store.get_service, store.delete_service):
+            for name in ("missing", "", "..", "a\x00b", "x" * 300, "Upper"):
+                with pytest.raises(NotFoundError, match="service") as caught:
+                    call(ws.id, name)
+                assert ws.name in str(caught.value), caught.value
+        assert store.list_services(ws.id) == []
+
+    def test_deleted_workspace_takes_its_services(self, store, ws):
+        doomed = store.create_workspace(unique("ws"), {})
+        for workspace in (doomed, ws):
+            store.create_service(workspace.id, "scorer", kind="ACI", config={}, models=[],
+                                 inference={})
+        store.delete_workspace(doomed.name)
+        with pytest.raises(NotFoundError, match=doomed.name):
+            store.list_services(doomed.id)
+        again = store.create_workspace(doomed.name, {})
+        assert store.list_services(again.id) == []
+        with pytest.raises(NotFoundError, match="service"):
+            store.get_service(again.id, "scorer")
+        assert [s.name for s in store.list_services(ws.id)] == ["scorer"]

@@ -20,7 +20,7 @@ TABLES = {
     "alembic_version", "workspaces", "experiments", "runs", "metric_series", "metric_points",
     "models", "users", "role_assignments", "tokens", "secrets", "datastores", "datasets",
     "run_datasets", "environments", "computes", "published_pipelines", "pipeline_endpoints",
-    "schedules", "step_results",
+    "schedules", "step_results", "services",
 }
 
 
@@ -290,6 +290,50 @@ class MigrationTests:
             assert not pipeline_tables & set(inspect(conn).get_table_names())
             assert "computes" in inspect(conn).get_table_names()
         assert _revision(new_database) == "0006"
+
+    def test_upgrade_from_0007_adds_services(self, new_database):
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0007")
+            conn.execute(
+                text("INSERT INTO workspaces (id, name, created_at, properties) "
+                     "VALUES ('w1', 'old-one', 12.5, '{}')")
+            )
+            conn.execute(
+                text("INSERT INTO published_pipelines (id, workspace_id, name, graph, "
+                     "continue_on_step_failure, status, created_at) VALUES "
+                     "('00000000-0000-0000-0000-000000000001', 'w1', 'pipe', '{}', false, "
+                     "'Active', 13.5)")
+            )
+        assert _revision(new_database) == "0007"
+        with _engine(new_database) as engine:
+            assert "services" not in inspect(engine).get_table_names()
+        store = SqlStore(new_database)
+        try:
+            pipeline = store.get_published_pipeline("w1", "00000000-0000-0000-0000-000000000001")
+            assert (pipeline.name, pipeline.created_at) == ("pipe", 13.5)
+            assert store.list_services("w1") == []
+            service = store.create_service("w1", "scorer", kind="Local", config={"port": 1},
+                                           models=["m:1"], inference={})
+            assert store.get_service("w1", "scorer") == service
+            healthy = store.update_service("w1", "scorer", state="Healthy", pid=7)
+            assert store.list_services() == [healthy]
+            store.delete_workspace("old-one")  # deletes its services with it
+            assert store.list_services() == []
+        finally:
+            store.close()
+        assert _revision(new_database) == migrate.HEAD
+        with _engine(new_database) as engine, engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0007")
+            assert "services" not in inspect(conn).get_table_names()
+            assert "published_pipelines" in inspect(conn).get_table_names()
+        assert _revision(new_database) == "0007"
 
     def test_processes_open_a_new_database_at_once(self, new_database, process_pool):
         revisions = process_pool.run_together(_open_at_once, new_database)

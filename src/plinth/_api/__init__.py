@@ -21,6 +21,7 @@ from plinth._api.schemas import (
     CreatePublishedPipelineRequest,
     CreateRunRequest,
     CreateScheduleRequest,
+    CreateServiceRequest,
     CreateWorkspaceRequest,
     HeartbeatResponse,
     LogMetricsRequest,
@@ -41,6 +42,7 @@ from plinth._api.schemas import (
     UpdatePipelineEndpointRequest,
     UpdateRunRequest,
     UpdateScheduleRequest,
+    UpdateServiceRequest,
 )
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "CreatePublishedPipelineRequest",
     "CreateRunRequest",
     "CreateScheduleRequest",
+    "CreateServiceRequest",
     "CreateWorkspaceRequest",
     "HeartbeatResponse",
     "LogMetricsRequest",
@@ -79,6 +82,7 @@ __all__ = [
     "UpdatePipelineEndpointRequest",
     "UpdateRunRequest",
     "UpdateScheduleRequest",
+    "UpdateServiceRequest",
     "error_for",
     "status_for",
 ]

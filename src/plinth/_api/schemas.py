@@ -23,6 +23,7 @@ __all__ = [
     "CreatePublishedPipelineRequest",
     "CreateRunRequest",
     "CreateScheduleRequest",
+    "CreateServiceRequest",
     "CreateWorkspaceRequest",
     "HeartbeatResponse",
     "LogMetricsRequest",
@@ -45,6 +46,7 @@ __all__ = [
     "UpdatePipelineEndpointRequest",
     "UpdateRunRequest",
     "UpdateScheduleRequest",
+    "UpdateServiceRequest",
     "WhoAmIResponse",
 ]
 
@@ -268,6 +270,41 @@ class StepResultResponse(BaseModel):
     """The run recorded for a fingerprint while it is still Completed, else None."""
 
     run_id: str | None = None
+
+
+# Web services: the store checks names, kinds, states, models and JSON values, so a client
+# gets its errors.
+class CreateServiceRequest(_Strict):
+    """A new service in state Transitioning; 409 when one of that name exists, unless
+    ``overwrite`` (which replaces it, keeping its ``created_at``)."""
+
+    name: str = Name
+    kind: str = Field(min_length=1, max_length=64)
+    config: dict[str, Any]
+    models: list[str]
+    inference: dict[str, Any]
+    description: str | None = None
+    tags: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    overwrite: bool = False
+
+
+class UpdateServiceRequest(_Strict):
+    """None leaves a field as it is; ``clear_error`` removes the error."""
+
+    state: str | None = Field(default=None, max_length=64)
+    config: dict[str, Any] | None = None
+    models: list[str] | None = None
+    inference: dict[str, Any] | None = None
+    scoring_uri: str | None = None
+    swagger_uri: str | None = None
+    host: str | None = None
+    pid: int | None = Field(default=None, strict=True)
+    error: dict[str, Any] | None = None
+    clear_error: bool = False
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    properties: dict[str, str] | None = None
 
 
 class CopyRequest(_Strict):

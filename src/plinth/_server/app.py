@@ -48,6 +48,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         pipelines,
         runs,
         secrets,
+        services,
         workspaces,
     )
 
@@ -114,6 +115,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(pipelines.router, prefix=API_PREFIX)
     app.include_router(pipeline_runs.router, prefix=API_PREFIX)
+    app.include_router(services.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
     return app
 

@@ -43,8 +43,11 @@ __all__ = [
     "RunDatasetRecord",
     "RunRecord",
     "RunStatus",
+    "SERVICE_KINDS",
+    "SERVICE_STATES",
     "ScheduleRecord",
     "SecretRecord",
+    "ServiceRecord",
     "Store",
     "TokenMatch",
     "TokenRecord",
@@ -259,8 +262,9 @@ class EnvironmentRecord:
 # -- compute targets ---------------------------------------------------------------------------
 
 #: Compute target kinds, named as azureml's ``compute.type``: ``AmlCompute`` (a training
-#: cluster on Ray), ``ComputeInstance`` (this machine) and ``Ray`` (an attached Ray cluster).
-COMPUTE_KINDS = ("AmlCompute", "ComputeInstance", "Ray")
+#: cluster on Ray), ``ComputeInstance`` (this machine), ``Ray`` (an attached Ray cluster) and
+#: ``AKS`` (an inference cluster for web services: this machine).
+COMPUTE_KINDS = ("AmlCompute", "ComputeInstance", "Ray", "AKS")
 
 
 @dataclass(frozen=True)
@@ -342,6 +346,44 @@ class ScheduleRecord:
     data_state: dict[str, Any] | None = None
     last_fired_at: float | None = None
     last_run_id: str | None = None
+
+
+
+# -- web services ----------------------------------------------------------------------------
+
+#: Where a service runs, named as azureml's ``compute_type``: this machine's own process
+#: (``Local``, ``ACI``) or replicas on an inference cluster (``AKS``).
+SERVICE_KINDS = ("Local", "ACI", "AKS")
+#: azureml's service states.
+SERVICE_STATES = ("Transitioning", "Healthy", "Unhealthy", "Failed")
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """A deployed web service. ``models`` are ``"name:version"`` ids; ``inference`` is what
+    runs (``entry_script``, ``snapshotId`` of its source folder, ``environment`` definition,
+    ``runtime``); ``config`` the deployment settings (``port``, ``cpu_cores``,
+    ``memory_gb``, ``auth_enabled``, ``token_auth_enabled``, ``num_replicas``, autoscale
+    bounds, ``workers``, ...). ``pid``/``host`` say which process serves it, ``scoring_uri``
+    where. Keys live in the workspace key vault, never in the record."""
+
+    workspace_id: str
+    name: str
+    kind: str
+    created_at: float
+    updated_at: float
+    state: str = "Transitioning"
+    config: dict[str, Any] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)
+    inference: dict[str, Any] = field(default_factory=dict)
+    scoring_uri: str | None = None
+    swagger_uri: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    error: dict[str, Any] | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 # -- users, roles and tokens ---------------------------------------------------------------
@@ -725,6 +767,54 @@ class Store(Protocol):
 
     def set_schedule_last_run(self, schedule_id: str, run_id: str) -> None:
         """Record the pipeline run the schedule's last firing submitted."""
+
+    # web services. Names: 3-32 lowercase letters, digits or '-', starting with a letter and
+    # not ending with '-' (azureml's rule; ValidationError otherwise).
+    def create_service(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        kind: str,
+        config: Mapping[str, Any],
+        models: Sequence[str],
+        inference: Mapping[str, Any],
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+        overwrite: bool = False,
+    ) -> ServiceRecord:
+        """A new service in state Transitioning; AlreadyExistsError when the name is taken,
+        unless ``overwrite`` (which replaces everything but ``created_at``)."""
+
+    def get_service(self, workspace_id: str, name: str) -> ServiceRecord: ...
+    def list_services(self, workspace_id: str | None = None) -> list[ServiceRecord]:
+        """Services (of one workspace, or of every workspace for the server's supervisor),
+        by name."""
+
+    def update_service(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        state: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        models: Sequence[str] | None = None,
+        inference: Mapping[str, Any] | None = None,
+        scoring_uri: str | None = None,
+        swagger_uri: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        error: Mapping[str, Any] | None = None,
+        clear_error: bool = False,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        properties: Mapping[str, str] | None = None,
+    ) -> ServiceRecord:
+        """Change what is given (None leaves a field as it is; ``clear_error`` removes the
+        error); ``state`` must be one of SERVICE_STATES. Sets ``updated_at``."""
+
+    def delete_service(self, workspace_id: str, name: str) -> None: ...
 
     # users, roles and tokens: who may use a server, with which role on each workspace.
     # Names are unique; unknown users, workspaces or tokens raise NotFoundError. Tokens are

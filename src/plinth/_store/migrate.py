@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0007"  # keep equal to the newest revision in migrations/versions
+HEAD = "0008"  # keep equal to the newest revision in migrations/versions
 
 
 def current_revision(engine: Engine) -> str | None:

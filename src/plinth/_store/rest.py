@@ -26,6 +26,7 @@ from plinth._api import (
     CreatePublishedPipelineRequest,
     CreateRunRequest,
     CreateScheduleRequest,
+    CreateServiceRequest,
     CreateWorkspaceRequest,
     PipelineStatusRequest,
     PropertiesRequest,
@@ -41,6 +42,7 @@ from plinth._api import (
     UpdatePipelineEndpointRequest,
     UpdateRunRequest,
     UpdateScheduleRequest,
+    UpdateServiceRequest,
 )
 from plinth._api.client import ApiClient
 from plinth._secrets import check_secret_name, check_secret_value
@@ -59,6 +61,7 @@ from plinth._store.base import (
     RunStatus,
     ScheduleRecord,
     SecretRecord,
+    ServiceRecord,
     WorkspaceRecord,
 )
 from plinth._store.sql import checked_step_and_time
@@ -82,6 +85,11 @@ from plinth._store.sql_pipelines import (
     could_be_fingerprint,
     could_be_pipeline_id,
 )
+from plinth._store.sql_services import (
+    check_service_args,
+    check_service_update,
+    could_be_service_name,
+)
 from plinth.exceptions import AuthorizationError, NotFoundError, PlinthError, ValidationError
 
 __all__ = ["RestStore", "ServerOnlyError"]
@@ -91,7 +99,8 @@ _adapters: dict[Any, TypeAdapter] = {}
 
 
 class ServerOnlyError(PlinthError, NotImplementedError):
-    """A store method only the server's own store has: the schedule scheduler's."""
+    """A store method only the server's own store has: the pipeline scheduler's, and the
+    service supervisor's listing of every workspace's services."""
 
 
 def _segment(value: str) -> str:
@@ -685,6 +694,71 @@ class RestStore:
 
     def set_schedule_last_run(self, schedule_id: str, run_id: str) -> None:
         raise _scheduler_only("set_schedule_last_run")
+
+    # -- web services -----------------------------------------------------------------------
+    # Arguments are checked here first, so a mistake raises what a SqlStore raises. A name no
+    # service can have is not sent: in a URL '', '.' or '..' would name the listing or the
+    # workspace itself.
+
+    def _services(self, workspace_id: str) -> str:
+        return f"/workspaces/{self._name_of(workspace_id)}/services"
+
+    def _service(self, workspace_id: str, name: str) -> str:
+        base = self._services(workspace_id)
+        if not could_be_service_name(name):
+            raise NotFoundError(f"No service named {name!r} in workspace "
+                                f"{self._names[workspace_id]!r}.")
+        return f"{base}/{_segment(name)}"
+
+    def create_service(self, workspace_id: str, name: str, *, kind: str,
+                       config: Mapping[str, Any], models: Sequence[str],
+                       inference: Mapping[str, Any], description: str | None = None,
+                       tags: Mapping[str, str] | None = None,
+                       properties: Mapping[str, str] | None = None,
+                       overwrite: bool = False) -> ServiceRecord:
+        settings = check_service_args(
+            name, kind=kind, config=config, models=models, inference=inference,
+            description=description, tags=tags, properties=properties, overwrite=overwrite,
+        )
+        body = _body(CreateServiceRequest(**settings, overwrite=overwrite))
+        # Safe to repeat only when overwriting: else a second try after a lost reply would
+        # find it exists (409).
+        return self._record(ServiceRecord, "POST", self._services(workspace_id), body,
+                            idempotent=overwrite)
+
+    def get_service(self, workspace_id: str, name: str) -> ServiceRecord:
+        return self._record(ServiceRecord, "GET", self._service(workspace_id, name))
+
+    def list_services(self, workspace_id: str | None = None) -> list[ServiceRecord]:
+        if workspace_id is None:
+            raise ServerOnlyError(
+                "list_services needs a workspace_id here: a client lists the services of a "
+                "workspace; the services of every workspace are for the service supervisor, "
+                "which runs inside the workspace server."
+            )
+        return [_load(ServiceRecord, item) for item in self._pages(self._services(workspace_id))]
+
+    def update_service(self, workspace_id: str, name: str, *, state: str | None = None,
+                       config: Mapping[str, Any] | None = None,
+                       models: Sequence[str] | None = None,
+                       inference: Mapping[str, Any] | None = None,
+                       scoring_uri: str | None = None, swagger_uri: str | None = None,
+                       host: str | None = None, pid: int | None = None,
+                       error: Mapping[str, Any] | None = None, clear_error: bool = False,
+                       description: str | None = None, tags: Mapping[str, str] | None = None,
+                       properties: Mapping[str, str] | None = None) -> ServiceRecord:
+        changes = check_service_update(
+            state=state, config=config, models=models, inference=inference,
+            scoring_uri=scoring_uri, swagger_uri=swagger_uri, host=host, pid=pid, error=error,
+            clear_error=clear_error, description=description, tags=tags, properties=properties,
+        )
+        body = _body(UpdateServiceRequest(**changes, clear_error=clear_error))
+        # Safe to repeat: the same changes again leave the same service.
+        return self._record(ServiceRecord, "PATCH", self._service(workspace_id, name), body,
+                            idempotent=True)
+
+    def delete_service(self, workspace_id: str, name: str) -> None:
+        self.client.call("DELETE", self._service(workspace_id, name), idempotent=False)
 
 
 def _scheduler_only(method: str) -> ServerOnlyError:

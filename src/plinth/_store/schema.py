@@ -348,3 +348,32 @@ step_results = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_step_results_run", "run_id"),
 )
+
+# Web services of a workspace. ``config``, ``models``, ``inference``, ``error``, ``tags`` and
+# ``properties`` are JSON; ``pid``/``host`` name the process that serves it.
+services = Table(
+    "services",
+    metadata,
+    Column(
+        "workspace_id",
+        String(64),
+        ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("name", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(16), nullable=False, default="Transitioning"),
+    Column("config", Text, nullable=False, default="{}"),
+    Column("models", Text, nullable=False, default="[]"),
+    Column("inference", Text, nullable=False, default="{}"),
+    Column("scoring_uri", Text, nullable=True),
+    Column("swagger_uri", Text, nullable=True),
+    Column("host", Text, nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("description", Text, nullable=True),
+    Column("tags", Text, nullable=False, default="{}"),
+    Column("properties", Text, nullable=False, default="{}"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

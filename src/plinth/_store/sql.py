@@ -41,6 +41,7 @@ from plinth._store.sql_data import SqlData, builtin_datastore_rows
 from plinth._store.sql_envs import SqlEnvironments
 from plinth._store.sql_pipelines import SqlPipelines
 from plinth._store.sql_secrets import SqlSecrets
+from plinth._store.sql_services import SqlServices
 from plinth._store.sql_users import SqlUsers
 from plinth.exceptions import (
     AlreadyExistsError,
@@ -60,7 +61,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-class SqlStore(SqlData, SqlEnvironments, SqlComputes, SqlPipelines, SqlSecrets, SqlUsers):
+class SqlStore(
+    SqlData, SqlEnvironments, SqlComputes, SqlPipelines, SqlServices, SqlSecrets, SqlUsers
+):
     """Metadata in a SQL database, migrated to the newest schema on open.
 
     ``uri`` is a SQLAlchemy URL: ``sqlite:////abs/path/plinth.db`` (WAL mode, busy timeout,

@@ -362,5 +362,5 @@ def _children_table(rows: list[dict], metric: dict) -> Any:
         table.add_row(str(rank), row["run_id"], status_text(row["status"]),
                       "-" if value is None else f"{value:.6g}",
                       *(str(row["hyperparameters"].get(n, "-")) for n in names),
-                      short(row.get("terminated_by") or "", 60))
+                      row.get("terminated_by") or "")
     return table

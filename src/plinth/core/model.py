@@ -16,16 +16,93 @@ from plinth.exceptions import (
     ModelNotFoundException,
     NotFoundError,
     UserErrorException,
-    WebserviceException,
 )
 
 if TYPE_CHECKING:
     from plinth.core.run import Run
     from plinth.core.workspace import Workspace
 
-__all__ = ["Model"]
+__all__ = ["InferenceConfig", "Model"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+class InferenceConfig:
+    """What a deployed service runs: ``entry_script`` (with ``init()`` and ``run(raw_data)``)
+    from ``source_directory``, in ``environment`` (or one made from ``conda_file``)."""
+
+    def __init__(self, entry_script: str, runtime: str | None = None,
+                 conda_file: str | None = None, extra_docker_file_steps: str | None = None,
+                 source_directory: str | None = None, enable_gpu: bool | None = None,
+                 description: str | None = None, base_image: str | None = None,
+                 base_image_registry: Any = None, cuda_version: str | None = None,
+                 environment: Any = None):
+        if runtime not in (None, "python"):
+            raise UserErrorException(f"runtime={runtime!r}: only 'python' is supported.")
+        if enable_gpu:
+            raise UserErrorException("enable_gpu is not supported: services run on CPUs.")
+        if environment is not None and conda_file is not None:
+            raise UserErrorException("Pass environment or conda_file, not both.")
+        source = Path(source_directory) if source_directory else Path(entry_script).parent
+        script = Path(entry_script) if source_directory else Path(Path(entry_script).name)
+        if not (source / script).is_file():
+            raise UserErrorException(
+                f"entry_script={entry_script!r} is not a file"
+                + (f" in source_directory={source_directory!r}" if source_directory else "")
+                + "; give the scoring script's path.")
+        self.entry_script = script.as_posix()
+        self.source_directory = str(source.resolve())
+        self.runtime = runtime or "python"
+        self.conda_file = conda_file
+        self.environment = environment
+        self.description = description
+
+    def _environment_record(self) -> Any:
+        from plinth.core.runconfig import _describe
+
+        if self.conda_file is not None:
+            from plinth.core.environment import Environment
+
+            return _describe(Environment.from_conda_specification(
+                "inference-environment", self.conda_file))
+        return _describe(self.environment)
+
+    def _inference(self, workspace: "Workspace") -> dict[str, Any]:
+        """What the service runs, with its source folder snapshotted now."""
+        from plinth._execution.snapshot import take_snapshot
+
+        return {"entry_script": self.entry_script, "source_directory": self.source_directory,
+                "snapshotId": take_snapshot(self.source_directory, workspace._artifacts),
+                "environment": self._environment_record(), "runtime": self.runtime}
+
+    def __repr__(self) -> str:
+        return (f"InferenceConfig(entry_script={self.entry_script!r}, "
+                f"source_directory={self.source_directory!r})")
+
+
+def _deployed_model_path(name: str, version: int | None) -> str | None:
+    """``$PLINTH_MODEL_DIR/<name>/<version>/<files>`` as a service's host lays them out (the
+    latest version when none is given); None when the model is not deployed here."""
+    root = os.environ.get("PLINTH_MODEL_DIR")
+    if not root or not (Path(root) / name).is_dir():
+        return None
+    versions = sorted(int(p.name) for p in (Path(root) / name).iterdir() if p.name.isdigit())
+    if not versions or (version is not None and version not in versions):
+        return None
+    folder = Path(root) / name / str(version if version is not None else versions[-1])
+    entries = list(folder.iterdir())
+    return str(entries[0] if len(entries) == 1 else folder)
+
+
+def _run_workspace() -> "Workspace | None":
+    """The workspace of the run this process runs in, if any."""
+    from plinth._location import ENV_RUN_ID
+
+    if not os.environ.get(ENV_RUN_ID):
+        return None
+    from plinth.core.run import Run
+
+    return Run.get_context().experiment.workspace
 
 
 class _Framework:
@@ -177,15 +254,14 @@ class Model:
     @staticmethod
     def get_model_path(model_name: str, version: int | None = None,
                        _workspace: "Workspace | None" = None) -> str:
-        """Local path of a model's files: inside a deployment, under ``AZUREML_MODEL_DIR``;
-        otherwise from the workspace (the stored files for a folder root, else downloaded)."""
-        model_dir = os.environ.get("AZUREML_MODEL_DIR") or os.environ.get("PLINTH_MODEL_DIR")
-        if model_dir:
-            candidate = Path(model_dir) / model_name
-            if version is not None:
-                candidate = candidate / str(version)
-            if candidate.exists():
-                return str(candidate)
+        """Local path of a model's files (the file, when it is one file): inside a deployed
+        service, from the models deployed with it; elsewhere from the registry of
+        ``_workspace`` (inside a run: the run's workspace)."""
+        deployed = _deployed_model_path(model_name, version)
+        if deployed is not None:
+            return deployed
+        if _workspace is None:
+            _workspace = _run_workspace()
         if _workspace is None:
             raise ModelNotFoundException(
                 f"Model {model_name!r} is not deployed here; pass _workspace=ws to read it "
@@ -279,8 +355,50 @@ class Model:
         self.workspace._store.delete_model(self.workspace._id, self.name, self.version)
         self.workspace._artifacts.delete(self._record.path.rsplit("/", 1)[0])
 
-    def deploy(self, *args: Any, **kwargs: Any) -> Any:
-        raise WebserviceException("Deployment needs the serving component, not installed yet.")
+    @staticmethod
+    def deploy(workspace: "Workspace", name: str, models: list["Model"],
+               inference_config: "InferenceConfig | None" = None,
+               deployment_config: Any = None, deployment_target: Any = None,
+               overwrite: bool = False, show_output: bool = False) -> Any:
+        """Deploy ``models`` as the web service ``name`` running ``inference_config``'s entry
+        script; returns the service at once (``service.wait_for_deployment()`` waits).
+        ``deployment_config``: ``LocalWebservice``/``AciWebservice``/``AksWebservice
+        .deploy_configuration(...)`` (default: ACI's)."""
+        from plinth._serving import deploy
+        from plinth.core.webservice import AciWebservice, Webservice
+        from plinth.core.webservice.webservice import (
+            WebserviceDeploymentConfiguration,
+            _model_id,
+        )
+
+        if not isinstance(inference_config, InferenceConfig):
+            raise UserErrorException(
+                "inference_config is required: InferenceConfig(entry_script='score.py', "
+                "environment=...). Deploying without an entry script is not supported.")
+        if deployment_config is None:
+            deployment_config = AciWebservice.deploy_configuration()
+        if not isinstance(deployment_config, WebserviceDeploymentConfiguration):
+            raise UserErrorException(
+                "deployment_config must come from LocalWebservice, AciWebservice or "
+                "AksWebservice.deploy_configuration(...).")
+        if not models:
+            raise UserErrorException("models must list at least one Model to deploy.")
+        config = deployment_config._config()
+        if deployment_target is not None:
+            config["compute_target"] = getattr(deployment_target, "name", str(deployment_target))
+        record = workspace._store.create_service(
+            workspace._id, name, kind=deployment_config._kind,
+            config={k: v for k, v in config.items()
+                    if k not in ("tags", "properties", "description")},
+            models=[_model_id(m) for m in models],
+            inference=inference_config._inference(workspace),
+            description=config.get("description"), tags=config.get("tags"),
+            properties=config.get("properties"), overwrite=overwrite)
+        record = deploy.start(workspace._location, record)
+        service = Webservice._from_record(workspace, record)
+        if show_output:
+            service.wait_for_deployment(show_output=True)
+        return service
 
     def serialize(self) -> dict[str, Any]:
         r = self._record

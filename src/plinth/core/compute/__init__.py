@@ -1,6 +1,7 @@
 """Compute targets (azureml.core.compute's shape): training clusters on Ray, this machine,
 and attached Ray clusters."""
 
+from plinth.core.compute.aks import AksCompute
 from plinth.core.compute.amlcompute import AmlCompute
 from plinth.core.compute.attached import (
     DatabricksCompute,
@@ -13,6 +14,7 @@ from plinth.core.compute.computeinstance import ComputeInstance
 from plinth.core.compute.ray import RayCompute
 
 __all__ = [
+    "AksCompute",
     "AmlCompute",
     "ComputeInstance",
     "ComputeTarget",
@@ -24,4 +26,5 @@ __all__ = [
 ]
 
 #: Record kind -> class, for ComputeTarget(ws, name).
-KINDS = {"AmlCompute": AmlCompute, "ComputeInstance": ComputeInstance, "Ray": RayCompute}
+KINDS = {"AKS": AksCompute, "AmlCompute": AmlCompute, "ComputeInstance": ComputeInstance,
+         "Ray": RayCompute}

@@ -1,0 +1,1 @@
+"""Serving models: real-time scoring services and batch inference."""
