@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/environment_build.py
 	$(PY) benchmarks/cluster_runs.py
 	$(PY) benchmarks/pipeline_reuse.py
+	$(PY) benchmarks/hyperdrive_sweeps.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

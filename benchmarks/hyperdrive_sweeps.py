@@ -14,8 +14,10 @@ workspace in a temp folder with ``PLINTH_HOME`` inside it:
   and saved, wall time, and whether the best run is still found. Peer: Optuna's MedianPruner
   on the same points, in process.
 * quality: Bayesian vs random sampling of the Branin function (known minimum 0.397887) with
-  ``--budget`` (16) children, 2 at a time: best loss and regret. Peer: Optuna's TPE (and its
-  random sampler) in process with the same budget.
+  ``--budget`` (16) children, 2 at a time: best loss and regret, from ``--quality-seeds`` (2)
+  sweeps of each and, over ``--sampler-seeds`` (30) seeds, from Plinth's samplers called in
+  process as the sweep's driver calls them. Peer: Optuna's TPE (and its random sampler) in
+  process with the same budget and seeds.
 
     .venv/bin/python benchmarks/hyperdrive_sweeps.py [--part all]
 """
@@ -214,6 +216,19 @@ def saving(text: str, used: float, whole: float) -> str:
     return f"{text} (-{100 * (whole - used) / whole:.0f}%)"
 
 
+def load_note(console) -> float:
+    """The 1-minute load average (which counts this script's previous part too), with a note
+    when it exceeds the CPU count: other processes then compete with the one measured."""
+    load = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    if load > cpus:
+        console.print(f"[yellow]note:[/] load average {load:.1f} on {cpus} CPUs: other "
+                      "processes compete for the CPUs; compare ratios from a quieter run.")
+    else:
+        console.print(f"[dim]load average {load:.1f} on {cpus} CPUs[/]")
+    return load
+
+
 def make_table(title: str, columns: list[str]):
     from rich.table import Table
 
@@ -258,13 +273,15 @@ def part_overhead(args, console, ws, experiment, source: Path) -> dict[str, Any]
     n, c = args.children, 2
     console.print(f"\n[bold]overhead[/]: a grid of {n} trivial children, {c} at a time, "
                   f"beside plain python; {args.overhead_repeats} round(s) after a warm-up")
+    load = load_note(console)
     # Warm-up: starts the worker launcher and fills the OS caches for both sides.
     experiment.submit(ScriptRunConfig(source_directory=str(source), script="trivial.py",
                                       arguments=["--i", "0"])).wait_for_completion()
     plain_once(source, 0)
     sweeps, sequential, parallel = [], [], []
     plain_each: list[float] = []
-    for _ in range(args.overhead_repeats):  # interleaved, so load drift hits all three
+
+    def one_sweep() -> None:
         sampling = GridParameterSampling({"--i": choice(list(range(n)))})
         sweep = run_sweep(ws, experiment, source, "trivial.py", sampling, "value",
                           PrimaryMetricGoal.MAXIMIZE, n, c)
@@ -273,10 +290,19 @@ def part_overhead(args, console, ws, experiment, source: Path) -> dict[str, Any]
             raise SweepProblem(f"overhead sweep {sweep['id']}: expected {n} Completed children,"
                                f" got {statuses}")
         sweeps.append(sweep)
+
+    def one_sequential() -> None:
         seconds, each = plain_all(source, n, 1)
         sequential.append(seconds)
-        plain_each += each
+        plain_each.extend(each)
+
+    def one_parallel() -> None:
         parallel.append(plain_all(source, n, c)[0])
+
+    for round_ in range(args.overhead_repeats):  # interleaved, so load drift hits all three
+        order = [one_sweep, one_sequential, one_parallel]
+        for measure in order if round_ % 2 == 0 else reversed(order):
+            measure()
 
     sweep_s = statistics.median(s["seconds"] for s in sweeps)
     seq_s, par_s = statistics.median(sequential), statistics.median(parallel)
@@ -327,6 +353,7 @@ def part_overhead(args, console, ws, experiment, source: Path) -> dict[str, Any]
                   f"{per_child:.3f} s; sweep / plain 2-at-a-time = {sweep_s / par_s:.2f}x, "
                   f"sweep / plain sequential = {sweep_s / seq_s:.2f}x")
     return {"children": n, "max_concurrent_runs": c, "repeats": args.overhead_repeats,
+            "load_average": load,
             "sweep_s": [s["seconds"] for s in sweeps], "plain_sequential_s": sequential,
             "plain_2_parallel_s": parallel, "sweep_median_s": sweep_s,
             "plain_sequential_median_s": seq_s, "plain_2_parallel_median_s": par_s,
@@ -440,6 +467,7 @@ def part_termination(args, console, ws, experiment, source: Path) -> dict[str, A
                   "BanditPolicy(slack_factor=0.15, evaluation_interval=1, delay_evaluation=5), "
                   "MedianStoppingPolicy(evaluation_interval=1, delay_evaluation=5); peer "
                   "Optuna's MedianPruner on the same points")
+    load = load_note(console)
     space = {"--lr": loguniform(*LR_BOUNDS), "--dropout": uniform(*DROPOUT_BOUNDS)}
     policies = {  # the row labels: the policy's evaluation starts at report 5
         "no policy": None,
@@ -523,7 +551,7 @@ def part_termination(args, console, ws, experiment, source: Path) -> dict[str, A
         problems.append("Optuna did not run the enqueued points")
     for problem in problems:
         console.print(f"[red]problem:[/] {problem}")
-    return {"trials": n, "max_concurrent_runs": c, "steps": steps,
+    return {"trials": n, "max_concurrent_runs": c, "steps": steps, "load_average": load,
             "step_seconds": args.step_seconds, "plinth": results,
             "optuna_median_pruner": {**peer, "steps_saved": peer_saved,
                                      "same_best": peer_same},
@@ -537,20 +565,41 @@ def best_after(values: list[float], k: int) -> float:
     return min(values[:k]) if values else math.inf
 
 
-def optuna_branin(objectives, budget: int, seeds: int, kind: str) -> list[list[float]]:
+def optuna_branin(objectives, budget: int, seed: int, kind: str) -> list[float]:
+    """One Optuna study of ``budget`` trials, one at a time; the losses in trial order."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    curves = []
-    for seed in range(seeds):
-        sampler = (optuna.samplers.TPESampler(seed=seed) if kind == "tpe"
-                   else optuna.samplers.RandomSampler(seed=seed))
-        study = optuna.create_study(direction="minimize", sampler=sampler)
-        study.optimize(lambda t: objectives.branin(t.suggest_float("x1", *X1_BOUNDS),
-                                                   t.suggest_float("x2", *X2_BOUNDS)),
-                       n_trials=budget)
-        curves.append([t.value for t in study.trials])
-    return curves
+    sampler = (optuna.samplers.TPESampler(seed=seed) if kind == "tpe"
+               else optuna.samplers.RandomSampler(seed=seed))
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    study.optimize(lambda t: objectives.branin(t.suggest_float("x1", *X1_BOUNDS),
+                                               t.suggest_float("x2", *X2_BOUNDS)),
+                   n_trials=budget)
+    return [t.value for t in study.trials]
+
+
+def plinth_sampler_branin(objectives, space: dict, budget: int, seed: int, kind: str,
+                          concurrent: int) -> list[float]:
+    """Plinth's sampler (what the sweep's driver calls) in process, as a sweep with
+    ``concurrent`` equally long children would call it: each proposal sees the children
+    still running as running and the others with their loss. The losses in proposal order."""
+    from plinth._tuning.samplers import Trial, make_sampler
+
+    sampler = make_sampler({"kind": kind, "space": space, "seed": seed}, "minimize")
+    done: list[tuple[dict, float]] = []
+    running: list[dict] = []
+    losses = []
+    for _ in range(budget):
+        history = ([Trial(q, v, "complete") for q, v in done]
+                   + [Trial(q, None, "running") for q in running])
+        point = sampler.next(history)
+        running.append(point)
+        losses.append(objectives.branin(point["--x1"], point["--x2"]))
+        if len(running) >= concurrent:  # the oldest child ends first
+            oldest = running.pop(0)
+            done.append((oldest, objectives.branin(oldest["--x1"], oldest["--x2"])))
+    return losses
 
 
 def part_quality(args, console, ws, experiment, source: Path) -> dict[str, Any]:
@@ -562,15 +611,18 @@ def part_quality(args, console, ws, experiment, source: Path) -> dict[str, Any]:
         uniform,
     )
 
-    budget, c = args.budget, 2
+    budget, c, many = args.budget, 2, args.sampler_seeds
     console.print(f"\n[bold]quality[/]: Branin (minimum {BRANIN_MIN}), {budget} children, "
-                  f"{c} at a time, {args.quality_seeds} seed(s) each of random and Bayesian; "
-                  f"peer Optuna TPE and random, {args.optuna_seeds} seeds, in process")
+                  f"{c} at a time: {args.quality_seeds} sweep(s) each with random and Bayesian "
+                  f"sampling; Plinth's samplers in process and the peer, Optuna's TPE (and "
+                  f"random), in process, {many} seeds each")
+    load = load_note(console)
     space = {"--x1": uniform(*X1_BOUNDS), "--x2": uniform(*X2_BOUNDS)}
     samplings = {"random": RandomParameterSampling, "Bayesian": BayesianParameterSampling}
-    curves: dict[str, list[list[float]]] = {k: [] for k in samplings}
-    seconds: dict[str, list[float]] = {k: [] for k in samplings}
+    rows: dict[str, list[list[float]]] = {f"Plinth {label}, sweeps": [] for label in samplings}
+    seconds: dict[str, float] = {}
     problems = []
+    sweep_s: dict[str, list[float]] = {label: [] for label in samplings}
     for seed in range(args.quality_seeds):
         for label, kind in samplings.items():
             sweep = run_sweep(ws, experiment, source, "branin.py", kind(space, seed=seed),
@@ -579,18 +631,29 @@ def part_quality(args, console, ws, experiment, source: Path) -> dict[str, Any]:
             if len(values) != budget:
                 problems.append(f"{label} seed {seed}: {len(values)} of {budget} children "
                                 "logged a loss")
-            curves[label].append(values)
-            seconds[label].append(sweep["seconds"])
-            console.print(f"  {label} seed {seed}: best {min(values):.4f} in "
+            rows[f"Plinth {label}, sweeps"].append(values)
+            sweep_s[label].append(sweep["seconds"])
+            console.print(f"  {label} sweep, seed {seed}: best {min(values):.4f} in "
                           f"{sweep['seconds']:.1f} s")
+    for label in samplings:
+        seconds[f"Plinth {label}, sweeps"] = statistics.median(sweep_s[label])
     objectives = load_objectives(source)
-    started = time.perf_counter()
-    peers = {"Optuna TPE (peer)": optuna_branin(objectives, budget, args.optuna_seeds, "tpe"),
-             "Optuna random": optuna_branin(objectives, budget, args.optuna_seeds, "random")}
-    peer_s = time.perf_counter() - started
+    in_process = {
+        "Plinth random, in process":
+            lambda seed: plinth_sampler_branin(objectives, space, budget, seed, "random", c),
+        f"Plinth Bayesian, in process, {c} at a time":
+            lambda seed: plinth_sampler_branin(objectives, space, budget, seed, "bayesian", c),
+        "Plinth Bayesian, in process, 1 at a time":
+            lambda seed: plinth_sampler_branin(objectives, space, budget, seed, "bayesian", 1),
+        "Optuna TPE (peer)": lambda seed: optuna_branin(objectives, budget, seed, "tpe"),
+        "Optuna random": lambda seed: optuna_branin(objectives, budget, seed, "random"),
+    }
+    for label, study in in_process.items():
+        started = time.perf_counter()
+        rows[label] = [study(seed) for seed in range(many)]
+        seconds[label] = (time.perf_counter() - started) / many
 
     early = min(BAYESIAN_STARTUP_TRIALS, budget)
-    rows = {f"Plinth {k}": v for k, v in curves.items()} | peers
     stats = {}
     for label, runs in rows.items():
         finals = [best_after(v, budget) - BRANIN_MIN for v in runs]
@@ -599,34 +662,37 @@ def part_quality(args, console, ws, experiment, source: Path) -> dict[str, Any]:
                         "regret_min": min(finals), "regret_max": max(finals),
                         "regret_after_startup_median": statistics.median(earlies),
                         "best_loss_median": statistics.median(finals) + BRANIN_MIN,
-                        "regrets": finals}
+                        "regrets": finals, "seconds_per_study": seconds[label]}
     reference = stats["Optuna TPE (peer)"]["regret_median"]
     table = make_table(
-        f"Search quality: Branin, best of {budget} runs (regret = best - {BRANIN_MIN}; "
-        "median over seeds)",
+        f"Search quality: Branin, best of {budget} runs (regret = best - {BRANIN_MIN}; median "
+        "over seeds; Optuna's studies run one trial at a time)",
         ["sampler", "seeds", "best loss", "regret", "regret min-max",
-         f"regret after {early}", "x Optuna TPE", "s per sweep"])
-    for label, s in stats.items():
-        per_sweep = (f"{statistics.median(seconds[label.split()[1]]):.1f}"
-                     if label.startswith("Plinth") else f"{peer_s / 2 / args.optuna_seeds:.2f}")
-        table.add_row(label, str(s["seeds"]), f"{s['best_loss_median']:.4f}",
-                      f"{s['regret_median']:.4f}",
-                      f"{s['regret_min']:.4f}-{s['regret_max']:.4f}",
-                      f"{s['regret_after_startup_median']:.4f}",
-                      f"{s['regret_median'] / reference:.2f}x" if reference else "n/a",
-                      per_sweep)
+         f"regret after {early}", "x Optuna TPE", "s per study"])
+    for label, st in stats.items():
+        table.add_row(label, str(st["seeds"]), f"{st['best_loss_median']:.4f}",
+                      f"{st['regret_median']:.4f}",
+                      f"{st['regret_min']:.4f}-{st['regret_max']:.4f}",
+                      f"{st['regret_after_startup_median']:.4f}",
+                      f"{st['regret_median'] / reference:.2f}x" if reference else "n/a",
+                      f"{st['seconds_per_study']:.2f}")
     console.print(table)
-    bayes, rand = stats["Plinth Bayesian"], stats["Plinth random"]
+    bayes = stats[f"Plinth Bayesian, in process, {c} at a time"]["regret_median"]
+    single = stats["Plinth Bayesian, in process, 1 at a time"]["regret_median"]
+    rand = stats["Plinth random, in process"]["regret_median"]
     console.print(
-        f"Plinth Bayesian's regret is {bayes['regret_median'] / rand['regret_median']:.2f}x "
-        f"Plinth random's and {bayes['regret_median'] / reference:.2f}x Optuna TPE's. The "
-        f"first {BAYESIAN_STARTUP_TRIALS} points of both TPEs are random warm-up; Plinth's runs "
-        f"{c} at a time (constant liar), Optuna's one at a time.")
+        f"In process over {many} seeds, Plinth's Bayesian sampler's median regret ({c} at a "
+        f"time) is {bayes / rand:.2f}x its random sampler's and {bayes / reference:.2f}x "
+        f"Optuna TPE's (1 at a time: {single / reference:.2f}x). "
+        f"The first {BAYESIAN_STARTUP_TRIALS} points of both TPEs are random warm-up, so only "
+        f"{max(budget - BAYESIAN_STARTUP_TRIALS, 0)} of {budget} are modelled; "
+        f"{args.quality_seeds} sweep(s) per sampler are too few to rank samplers, they show "
+        "that the sweep delivers its sampler's points.")
     for problem in problems:
         console.print(f"[red]problem:[/] {problem}")
-    return {"budget": budget, "max_concurrent_runs": c, "startup_trials": BAYESIAN_STARTUP_TRIALS,
-            "optimum": BRANIN_MIN, "stats": stats, "plinth_curves": curves,
-            "plinth_sweep_s": seconds, "problems": problems}
+    return {"budget": budget, "max_concurrent_runs": c, "load_average": load,
+            "startup_trials": BAYESIAN_STARTUP_TRIALS,
+            "optimum": BRANIN_MIN, "stats": stats, "losses": rows, "problems": problems}
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -645,8 +711,8 @@ def main() -> int:
                         default="all")
     parser.add_argument("--children", type=int, default=24,
                         help="overhead: trivial children in the grid (24)")
-    parser.add_argument("--overhead-repeats", type=int, default=1,
-                        help="overhead: rounds of sweep + plain, interleaved (1)")
+    parser.add_argument("--overhead-repeats", type=int, default=2,
+                        help="overhead: rounds of sweep + plain, interleaved (2)")
     parser.add_argument("--trials", type=int, default=12,
                         help="termination: children per sweep (12)")
     parser.add_argument("--steps", type=int, default=20,
@@ -657,11 +723,12 @@ def main() -> int:
     parser.add_argument("--budget", type=int, default=16, help="quality: children per sweep (16)")
     parser.add_argument("--quality-seeds", type=int, default=2,
                         help="quality: sweeps of each Plinth sampler, seeds 0.. (2)")
-    parser.add_argument("--optuna-seeds", type=int, default=10,
-                        help="quality: Optuna studies of each sampler (10)")
+    parser.add_argument("--sampler-seeds", type=int, default=30,
+                        help="quality: in-process studies of each sampler, Plinth's and "
+                             "Optuna's (30)")
     args = parser.parse_args()
     for name in ("children", "overhead_repeats", "trials", "steps", "budget", "quality_seeds",
-                 "optuna_seeds"):
+                 "sampler_seeds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
 

@@ -197,6 +197,43 @@ def test_results_are_json_with_numpy_values_as_lists_and_numbers():
         result_response(object())
 
 
+@pytest.mark.filterwarnings("ignore:Using .httpx. with .starlette.testclient.")
+def test_in_process_app_passes_headers_and_reports_a_failed_init(tmp_path):
+    from starlette.testclient import TestClient
+
+    from plinth._serving.scoring import create_app
+
+    (tmp_path / "echo.py").write_text(textwrap.dedent("""
+        def init():
+            pass
+
+
+        def run(raw_data, request_headers):
+            return {"body": raw_data, "caller": request_headers.get("x-caller")}
+    """))
+    (tmp_path / "broken.py").write_text("def init():\n    1 / 0\n\ndef run(data):\n    pass\n")
+    spec = ServiceSpec(name="echo", entry_script="echo.py", source_directory=str(tmp_path))
+    with TestClient(create_app(spec)) as client:
+        _wait_until(lambda: client.get("/ready").status_code == 200)
+        answer = client.post("/score", content="hello", headers={"x-caller": "tests"})
+        assert answer.json() == {"body": "hello", "caller": "tests"}
+    failures = []
+    broken = ServiceSpec(name="broken", entry_script="broken.py", source_directory=str(tmp_path))
+    with TestClient(create_app(broken, on_init_failure=failures.append)) as client:
+        _wait_until(lambda: bool(failures))
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and "ZeroDivisionError" in ready.text
+        assert client.post("/score", content="x").json()["error"]["code"] == "InitFailed"
+        assert client.get("/live").status_code == 200
+
+
+def _wait_until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 # -- a real host process -----------------------------------------------------------------------
 
 

@@ -172,9 +172,8 @@ def _read_table(value: str) -> Any:
     if os.path.isfile(value):
         return pd.read_parquet(value) if value.endswith(".parquet") else pd.read_csv(value)
     from plinth.core.dataset import Dataset
-    from plinth.core.run import Run
 
-    run = Run.get_context()
+    run = _run_context()
     if getattr(run, "experiment", None) is None:
         raise SystemExit(f"Tabular input {value!r}: a dataset id is only readable in a run.")
     return Dataset.get_by_id(run.experiment.workspace, value).to_pandas_dataframe()
@@ -239,13 +238,13 @@ def _load_script(path: str) -> Any:
 def _use_run_workspace_for_models() -> None:
     """Make ``Model.get_model_path(name)`` find models in the run's workspace, as in
     azureml, where ``plinth.core.model`` does not do so itself yet (it needs ``_workspace``
-    outside a deployment). Remove once ``Model.get_model_path`` falls back to the run's
-    workspace; it then changes nothing."""
-    try:
-        from plinth.core.model import Model
-        from plinth.exceptions import ModelNotFoundException
-    except ImportError:  # pragma: no cover - Plinth is always importable in a run
-        return
+    outside a deployment). Applied when the entry script imported ``Model``. Remove once
+    ``Model.get_model_path`` falls back to the run's workspace; it then changes nothing."""
+    if "plinth.core.model" not in sys.modules:
+        return  # the script does not use Model (at import time): spare the import
+    from plinth.core.model import Model
+    from plinth.exceptions import ModelNotFoundException
+
     original = Model.get_model_path
     if getattr(original, "_plinth_run_workspace", False):
         return
@@ -297,8 +296,8 @@ def _worker_main(conn: Any, script: str, script_args: list[str], level: str,
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        _use_run_workspace_for_models()
         module = _load_script(script)
+        _use_run_workspace_for_models()
         run = getattr(module, "run", None)
         if not callable(run):
             raise AttributeError(f"{os.path.basename(script)} defines no run(mini_batch)")
@@ -380,6 +379,7 @@ class _Supervisor:
         self.shown: set[str] = set()  # errors whose traceback the log has
         self.last_progress = 0.0
         self.last_line = ""
+        self.on_started: Any = None
 
     # -- workers
 
@@ -432,6 +432,9 @@ class _Supervisor:
         while self.unfinished() and not self.outcome.abort:
             while len(self.slots) < min(self.processes, self.unfinished()):
                 self.start_slot()
+            if self.on_started is not None:
+                self.on_started()  # while the workers start
+                self.on_started = None
             for slot in self.slots:
                 if slot.ready and slot.task is None and self.pending:
                     self.dispatch(slot)
@@ -586,10 +589,16 @@ def _last_line(text: str) -> str:
 
 # -- main ----------------------------------------------------------------------------------
 
-def _log_metrics(outcome: Outcome) -> None:
+def _run_context() -> Any:
+    """The step's run (``Run.get_context()``: made once, so the first call pays for the
+    imports and the store)."""
     from plinth.core.run import Run
 
-    run = Run.get_context()
+    return Run.get_context()
+
+
+def _log_metrics(outcome: Outcome) -> None:
+    run = _run_context()
     if getattr(run, "experiment", None) is None:
         return  # not in a run: the summary line says it all
     run.log("processed_items", outcome.processed_items)
@@ -628,6 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = open(output / options.append_row_file_name, "w", encoding="utf-8")
     try:
         supervisor = _Supervisor(batches, options, script, script_args, processes, out)
+        supervisor.on_started = _run_context
         outcome = supervisor.run() if batches else Outcome(0)
         supervisor.progress(final=True)
     finally:

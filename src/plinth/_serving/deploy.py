@@ -124,9 +124,7 @@ def start(location: WorkspaceLocation, record: ServiceRecord) -> ServiceRecord:
     (folder / "service.json").write_text(spec.to_json())
     python = _python(record.inference.get("environment"), folder)
     port = int(record.config.get("port") or _free_port())
-    env = {**os.environ, "PLINTH_MODEL_DIR": str(folder / "models"),
-           "AZUREML_MODEL_DIR": _azureml_model_dir(folder / "models", record.models),
-           "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
            **{str(k): str(v) for k, v in
               ((record.inference.get("environment") or {}).get("environment_variables")
                or {}).items()}}
@@ -215,14 +213,6 @@ def _place_model(location: WorkspaceLocation, workspace_id: str, model_id: str,
     for stored in artifacts.list(model.path):
         rel = stored[len(model.path):].lstrip("/")
         artifacts.get_file(stored, target / rel if rel else target)
-
-
-def _azureml_model_dir(root: Path, models: list[str]) -> str:
-    """azureml's variable: the one model's version folder, or the folder of all models."""
-    if len(models) == 1:
-        name, _, version = models[0].rpartition(":")
-        return str(root / name / version)
-    return str(root)
 
 
 def _python(environment: Any, folder: Path) -> str:

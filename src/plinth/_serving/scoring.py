@@ -1,9 +1,9 @@
 """The real-time scoring service: an ASGI app that runs a user's entry script.
 
 The entry script is azureml's: ``init()`` once, then ``run(...)`` per request. ``create_app``
-loads the script and calls ``init()`` in a background thread once the server is up (so
-``/live`` answers while a big model loads, and ``/ready`` turns 200 when it is done), then
-serves ``POST /score``:
+loads the script and calls ``init()`` at startup, before the server accepts connections
+(with several worker processes on one socket, a worker still loading its model takes no
+requests), then serves ``POST /score``:
 
 - ``run`` without ``inference_schema`` decorators gets the request body as a ``str``;
 - a decorated ``run`` gets the body's JSON object spread as keyword arguments, as azureml's
@@ -457,11 +457,11 @@ async def call_in_thread(func: Callable[[], Any], timeout: float) -> Any:
 
     def target() -> None:
         try:
-            result = func()
+            outcome = (True, func())
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting request
-            loop.call_soon_threadsafe(settle, False, exc)
-        else:
-            loop.call_soon_threadsafe(settle, True, result)
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed: the service is stopping
+            loop.call_soon_threadsafe(settle, *outcome)
 
     threading.Thread(target=target, name="score", daemon=True).start()
     return await asyncio.wait_for(future, timeout)
@@ -523,23 +523,24 @@ def exit_process(code: int = 3) -> Callable[[BaseException], None]:
 
 def create_app(spec: ServiceSpec,
                on_init_failure: Callable[[BaseException], None] | None = None) -> Starlette:
-    """The scoring service's ASGI app. It loads the script and runs ``init()`` in the
-    background after startup; when that fails the traceback is logged and
-    ``on_init_failure(exc)`` is called (the host passes ``exit_process()``); without one the
-    app stays up, answering 503 on ``/ready`` and ``/score``."""
+    """The scoring service's ASGI app. Its startup loads the script and runs ``init()``
+    (in a thread); when that fails the traceback is logged and ``on_init_failure(exc)`` is
+    called (the host passes ``exit_process()``); without one the app starts anyway, answering
+    503 on ``/ready`` and ``/score``."""
     state = _State()
     logger = _make_logger(spec)
     auth = _Auth(spec)
 
     def initialize() -> None:
+        step = "loading the entry script"
         try:
             export_model_dir(spec)
             script = load_script(spec)
             logger.info("Loaded %s; calling init()", script.path)
-            started = time.perf_counter()
+            step, started = "init()", time.perf_counter()
             script.init()
         except BaseException as exc:  # noqa: BLE001 - reported, then the process decides
-            state.failure = f"init() failed: {type(exc).__name__}: {exc}"
+            state.failure = f"{step} failed: {type(exc).__name__}: {exc}"
             logger.error("The scoring service %s failed to start:\n%s", spec.name,
                          "".join(traceback.format_exception(exc)).rstrip())
             _flush(logger)
@@ -555,7 +556,7 @@ def create_app(spec: ServiceSpec,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        threading.Thread(target=initialize, name="init", daemon=True).start()
+        await asyncio.to_thread(initialize)
         try:
             yield
         finally:
@@ -579,7 +580,7 @@ def create_app(spec: ServiceSpec,
             return not_ready()
         versions = swagger_versions(state.script)
         wanted = request.query_params.get("version")
-        if wanted is None:
+        if not wanted:
             wanted = "2.0" if "2.0" in versions else "3.0"
         elif not any(v.startswith(wanted[0]) for v in versions):
             return error(404, "NotFound", f"The input/output schemas cannot be written as "

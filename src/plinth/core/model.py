@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 from plinth._artifacts import check_artifact_name
 from plinth._store import ModelRecord
 from plinth.exceptions import (
+    AlreadyExistsError,
     ModelNotFoundException,
     NotFoundError,
     UserErrorException,
+    WebserviceException,
 )
 
 if TYPE_CHECKING:
@@ -25,6 +27,21 @@ if TYPE_CHECKING:
 __all__ = ["InferenceConfig", "Model"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+
+
+def _create_service(workspace: "Workspace", name: str, deployment_config: Any,
+                    config: dict[str, Any], models: list["Model"],
+                    inference_config: "InferenceConfig", overwrite: bool) -> Any:
+    from plinth.core.webservice.webservice import _model_id
+
+    return workspace._store.create_service(
+        workspace._id, name, kind=deployment_config._kind,
+        config={k: v for k, v in config.items()
+                if k not in ("tags", "properties", "description")},
+        models=[_model_id(m) for m in models],
+        inference=inference_config._inference(workspace),
+        description=config.get("description"), tags=config.get("tags"),
+        properties=config.get("properties"), overwrite=overwrite)
 
 
 class InferenceConfig:
@@ -366,10 +383,7 @@ class Model:
         .deploy_configuration(...)`` (default: ACI's)."""
         from plinth._serving import deploy
         from plinth.core.webservice import AciWebservice, Webservice
-        from plinth.core.webservice.webservice import (
-            WebserviceDeploymentConfiguration,
-            _model_id,
-        )
+        from plinth.core.webservice.webservice import WebserviceDeploymentConfiguration
 
         if not isinstance(inference_config, InferenceConfig):
             raise UserErrorException(
@@ -386,19 +400,22 @@ class Model:
         config = deployment_config._config()
         if deployment_target is not None:
             config["compute_target"] = getattr(deployment_target, "name", str(deployment_target))
-        record = workspace._store.create_service(
-            workspace._id, name, kind=deployment_config._kind,
-            config={k: v for k, v in config.items()
-                    if k not in ("tags", "properties", "description")},
-            models=[_model_id(m) for m in models],
-            inference=inference_config._inference(workspace),
-            description=config.get("description"), tags=config.get("tags"),
-            properties=config.get("properties"), overwrite=overwrite)
+        if overwrite:
+            try:
+                deploy.stop(workspace._store.get_service(workspace._id, name))
+            except NotFoundError:
+                pass
+        try:
+            record = _create_service(workspace, name, deployment_config, config, models,
+                                     inference_config, overwrite)
+        except AlreadyExistsError as exc:
+            raise WebserviceException(str(exc)) from None
         record = deploy.start(workspace._location, record)
         service = Webservice._from_record(workspace, record)
         if show_output:
             service.wait_for_deployment(show_output=True)
         return service
+
 
     def serialize(self) -> dict[str, Any]:
         r = self._record

@@ -17,11 +17,13 @@ __all__ = [
 ]
 
 SUPPORTED = {
-    "create": "AmlCompute.provisioning_configuration(...) (a training cluster on Ray) and "
-              "ComputeInstance.provisioning_configuration(...) (this machine)",
-    "attach": "RayCompute.attach_configuration(address=...) (an existing Ray cluster)",
+    "create": "AmlCompute.provisioning_configuration(...) (a training cluster on Ray), "
+              "ComputeInstance.provisioning_configuration(...) (this machine) and "
+              "AksCompute.provisioning_configuration(...) (an inference cluster: this machine)",
+    "attach": "RayCompute.attach_configuration(address=...) (an existing Ray cluster) and "
+              "AksCompute.attach_configuration(...) (an inference cluster: this machine)",
 }
-_RUNNABLE = {"create": {"AmlCompute", "ComputeInstance"}, "attach": {"Ray"}}
+_RUNNABLE = {"create": {"AmlCompute", "ComputeInstance", "AKS"}, "attach": {"Ray", "AKS"}}
 
 
 def check_supported(configuration: Any, verb: str) -> None:
