@@ -123,21 +123,26 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
 @contextlib.asynccontextmanager
 async def _scheduling(app: FastAPI):
     """Each server process runs a pipeline scheduler (they agree through the database on
-    who fires what); ``PLINTH_SCHEDULER=0`` turns it off."""
+    who fires what; ``PLINTH_SCHEDULER=0`` turns it off) and a service supervisor that
+    restarts crashed services (``PLINTH_SUPERVISOR=0`` turns it off)."""
     import os
 
     from plinth._pipelines.scheduler import Scheduler
+    from plinth._serving.supervisor import Supervisor
 
-    scheduler = None
+    state: ServerState = app.state.plinth
+    threads = []
     if os.environ.get("PLINTH_SCHEDULER", "1") != "0":
-        state: ServerState = app.state.plinth
-        scheduler = Scheduler(state.store, state.location_of)
-        scheduler.start()
+        threads.append(Scheduler(state.store, state.location_of))
+    if os.environ.get("PLINTH_SUPERVISOR", "1") != "0":
+        threads.append(Supervisor(state.store, state.location_of))
+    for thread in threads:
+        thread.start()
     try:
         yield
     finally:
-        if scheduler is not None:
-            scheduler.stop()
+        for thread in threads:
+            thread.stop()
 
 
 def app_from_env() -> FastAPI:

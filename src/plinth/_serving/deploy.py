@@ -148,7 +148,7 @@ def wait_ready(location: WorkspaceLocation, record: ServiceRecord, timeout: floa
     ready = record.scoring_uri.rsplit("/", 1)[0] + "/ready"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(record.pid):
+        if not alive(record.pid):
             return store.update_service(record.workspace_id, record.name, state="Failed",
                                         error={"code": "ServiceFailed", "message":
                                                "The service's process exited:\n"
@@ -175,9 +175,9 @@ def stop(record: ServiceRecord) -> None:
     except (ProcessLookupError, PermissionError):
         return
     deadline = time.monotonic() + 10
-    while _alive(record.pid) and time.monotonic() < deadline:
+    while alive(record.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if _alive(record.pid):
+    if alive(record.pid):
         try:
             os.killpg(record.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -230,7 +230,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> bool:
     if pid is None:
         return False
     try:
