@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tests import compute as shared
 from tests.conftest import write_script
 
 from plinth.core import Dataset, Environment, Experiment, Model
@@ -13,6 +14,8 @@ from plinth.core.conda_dependencies import CondaDependencies
 from plinth.exceptions import UserErrorException
 from plinth.pipeline.core import Pipeline, PipelineData
 from plinth.pipeline.steps import ParallelRunConfig, ParallelRunStep
+
+ray_home, ray_address = shared.ray_home, shared.ray_address
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"
 FEATURES = ["Pregnancies", "PlasmaGlucose", "DiastolicBloodPressure", "TricepsThickness",
@@ -302,6 +305,10 @@ def test_summary_only_writes_no_results_file(ws, tmp_path):
         ws, source, files.as_named_input("batch_data"), output_action="summary_only"))
     assert read_results(step_run, tmp_path) is None
     assert step_run.get_metrics()["processed_items"] == 6
+    # Nothing changed: submitted again, the step is reused.
+    again = run_pipeline(ws, batch_pipeline(
+        ws, source, files.as_named_input("batch_data"), output_action="summary_only"))
+    assert again.is_reused
 
 
 @pytest.mark.slow
@@ -391,3 +398,44 @@ def test_the_step_run_runs_the_batch_engine_on_the_configs_target_and_environmen
     assert [o["name"] for o in spec["outputs"]] == ["inferences"]
     assert definition["environment"]["name"] == "batch_environment"
     assert definition["target"] == "local"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_pipeline_parameters_can_set_the_mini_batch_size(ws, tmp_path):
+    from plinth.pipeline.core import PipelineParameter
+
+    source = tmp_path / "src"
+    source.mkdir()
+    write_script(source, "batch.py", FILES_SCRIPT)
+    files = file_dataset(ws, tmp_path, 2, rows=str)
+    size = PipelineParameter("batch_size", 5)
+    step = ParallelRunStep("score", config(source_directory=str(source), mini_batch_size=size),
+                           inputs=[files.as_named_input("batch_data")])
+    assert step._parameters() == [size]
+    with pytest.raises(UserErrorException, match="number of files"):
+        ParallelRunStep("score", config(mini_batch_size=PipelineParameter("size", "1MB")),
+                        inputs=[files.as_named_input("batch_data")])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_a_training_cluster_the_step_is_a_cluster_run_with_its_processes_on_one_node(
+        ray_address, ws, tmp_path):
+    from plinth.core.compute import AmlCompute, ComputeTarget
+
+    provisioning = AmlCompute.provisioning_configuration(vm_size="STANDARD_DS11_V2",
+                                                         max_nodes=2)
+    provisioning.config["idle_seconds_before_scaledown"] = shared.SESSION_IDLE
+    ComputeTarget.create(ws, "aml-cluster", provisioning).wait_for_completion(show_output=False)
+    source = tmp_path / "src"
+    source.mkdir()
+    write_script(source, "batch.py", FILES_SCRIPT)
+    files = file_dataset(ws, tmp_path, 6, rows=str)
+    step_run = run_pipeline(ws, batch_pipeline(
+        ws, source, files.as_named_input("batch_data"), compute_target="aml-cluster",
+        node_count=2))
+    details = step_run.get_details()
+    assert details["target"] == "aml-cluster"
+    assert details["runDefinition"]["compute"]["kind"] == "AmlCompute"
+    assert len(read_results(step_run, tmp_path)) == 6
+    assert "node_count=2: all worker processes run on this step's node" in driver_log(step_run)

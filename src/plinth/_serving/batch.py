@@ -451,6 +451,9 @@ class _Supervisor:
             now = time.monotonic()
             for slot in list(self.slots):
                 if slot.task is not None and now - slot.started > timeout:
+                    if _has_message(slot):  # it answered just now
+                        self.receive(slot)
+                        continue
                     index = slot.task
                     self.stop_slot(slot)
                     self.failed_try(index, f"TimeoutError: run() took longer than "
@@ -463,7 +466,8 @@ class _Supervisor:
         self.tries[index] += 1
         slot.task = index
         slot.started = time.monotonic()
-        slot.conn.send((index, self.batches[index].items))
+        with contextlib.suppress(OSError):  # a dead worker: its sentinel says so next
+            slot.conn.send((index, self.batches[index].items))
 
     def receive(self, slot: _Slot) -> None:
         while True:
@@ -576,6 +580,13 @@ class _Supervisor:
         if line != self.last_line and (final or now - self.last_progress >= _PROGRESS_EVERY):
             self.last_progress, self.last_line = now, line
             _say(line)
+
+
+def _has_message(slot: _Slot) -> bool:
+    try:
+        return bool(slot.conn.poll())
+    except (EOFError, OSError):
+        return False
 
 
 def _seconds(value: float) -> str:

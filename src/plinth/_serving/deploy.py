@@ -6,7 +6,9 @@ entry script's snapshot), ``models/<name>/<version>/`` (the deployed models' fil
 ``token.secret`` (read by the host on each request, so new keys apply at once),
 ``service.json`` (its ``ServiceSpec``) and ``service.log``. The host
 (``plinth._serving.host``) runs in the inference environment's Python, detached, so the
-service outlives the process that deployed it.
+service outlives the process that deployed it. AKS services run on Ray Serve instead
+(``plinth._serving.ray_serve``): their record's ``pid`` is the helper that deploys them and
+then keeps the local Ray cluster up, and ``config["ray_serve"]`` says where they are served.
 """
 
 from __future__ import annotations
@@ -123,11 +125,13 @@ def start(location: WorkspaceLocation, record: ServiceRecord) -> ServiceRecord:
     )
     (folder / "service.json").write_text(spec.to_json())
     python = _python(record.inference.get("environment"), folder)
-    port = int(record.config.get("port") or _free_port())
     env = {**os.environ, "PYTHONUNBUFFERED": "1",
            **{str(k): str(v) for k, v in
               ((record.inference.get("environment") or {}).get("environment_variables")
                or {}).items()}}
+    if record.kind == "AKS":
+        return _start_on_ray_serve(location, record, folder, python, env)
+    port = int(record.config.get("port") or _free_port())
     command = [python, "-m", "plinth._serving.host", str(folder / "service.json"),
                "--port", str(port), "--workers", str(_workers(record))]
     pid = start_detached(command, env=env, log_path=folder / "host.log",
@@ -144,21 +148,21 @@ def wait_ready(location: WorkspaceLocation, record: ServiceRecord, timeout: floa
                ) -> ServiceRecord:
     """Wait until the service answers ``/ready`` (Healthy) or its host exits (Failed, with
     the log's tail as the error)."""
+    if record.kind == "AKS":
+        return _wait_on_ray_serve(location, record, timeout)
     store = location.store()
-    ready = record.scoring_uri.rsplit("/", 1)[0] + "/ready"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if not alive(record.pid):
             return store.update_service(record.workspace_id, record.name, state="Failed",
                                         error={"code": "ServiceFailed", "message":
                                                "The service's process exited:\n"
                                                + log_tail(record)})
-        try:
-            if httpx.get(ready, timeout=2.0).status_code == 200:
-                return store.update_service(record.workspace_id, record.name,
-                                            state="Healthy", clear_error=True)
-        except httpx.HTTPError:
-            pass
+        if _answers(record):
+            return store.update_service(record.workspace_id, record.name,
+                                        state="Healthy", clear_error=True)
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.2)
     return store.update_service(record.workspace_id, record.name, state="Unhealthy", error={
         "code": "DeploymentTimeout",
@@ -166,8 +170,42 @@ def wait_ready(location: WorkspaceLocation, record: ServiceRecord, timeout: floa
                    + log_tail(record)})
 
 
+def observe(location: WorkspaceLocation, record: ServiceRecord) -> ServiceRecord:
+    """The record, with its state brought up to date when this machine runs the service:
+    a Transitioning service that answers is Healthy, one whose process exited Failed; a
+    Healthy one whose process is gone Unhealthy (until the supervisor restarts it)."""
+    if record.kind == "AKS" or record.pid is None or record.host != socket.gethostname():
+        return record
+    if record.state == "Transitioning":
+        if not alive(record.pid):
+            return wait_ready(location, record, timeout=0)
+        if _answers(record):
+            return location.store().update_service(record.workspace_id, record.name,
+                                                   state="Healthy", clear_error=True)
+    elif record.state == "Healthy" and not alive(record.pid):
+        return location.store().update_service(
+            record.workspace_id, record.name, state="Unhealthy",
+            error={"code": "ServiceDown", "message": "The service's process is not running."})
+    return record
+
+
+def _answers(record: ServiceRecord) -> bool:
+    try:
+        return httpx.get(_ready_url(record), timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _ready_url(record: ServiceRecord) -> str:
+    return record.scoring_uri.rsplit("/", 1)[0] + "/ready"
+
+
 def stop(record: ServiceRecord) -> None:
-    """Stop the service's host (and its workers), when it runs on this machine."""
+    """Stop the service's host (and its workers), when it runs on this machine; for AKS,
+    delete its Ray Serve application."""
+    if record.kind == "AKS":
+        _stop_on_ray_serve(record)
+        return
     if record.pid is None or record.host not in (None, socket.gethostname()):
         return
     try:
@@ -187,11 +225,87 @@ def stop(record: ServiceRecord) -> None:
 def logs(record: ServiceRecord) -> str:
     """What the host printed: init() and its failures, requests with their latency."""
     path = folder_of(record) / "host.log"
-    return path.read_text(errors="replace") if path.is_file() else ""
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    if record.kind == "AKS":  # the helper's log, then Serve's replica logs
+        from plinth._serving import ray_serve
+
+        text = "\n".join(t for t in (text.rstrip(), ray_serve.logs(folder_of(record))) if t)
+    return text
 
 
 def log_tail(record: ServiceRecord, lines: int = 30) -> str:
     return "\n".join(logs(record).splitlines()[-lines:])
+
+
+# -- AKS: Ray Serve ----------------------------------------------------------------------------
+
+
+def _start_on_ray_serve(location: WorkspaceLocation, record: ServiceRecord, folder: Path,
+                        python: str, env: dict[str, str]) -> ServiceRecord:
+    from plinth._serving import ray_serve
+
+    config = {k: v for k, v in record.config.items() if k != "ray_serve"}
+    pid, scoring_uri, swagger_uri, served = ray_serve.launch(
+        folder, name=record.name, owner=record.workspace_id, config=config, python=python,
+        env=env)
+    return location.store().update_service(
+        record.workspace_id, record.name, state="Transitioning", pid=pid,
+        host=socket.gethostname(), scoring_uri=scoring_uri, swagger_uri=swagger_uri,
+        clear_error=True, config={**config, "ray_serve": served})
+
+
+def _wait_on_ray_serve(location: WorkspaceLocation, record: ServiceRecord, timeout: float
+                       ) -> ServiceRecord:
+    """Healthy once the helper saw Serve run the application and its route answers
+    ``/ready``; Failed with Serve's message (and the service log's tail) when it failed."""
+    from plinth._serving import ray_serve
+
+    store = location.store()
+    folder = folder_of(record)
+    deadline = time.monotonic() + timeout
+    while True:
+        state = ray_serve.read_state(folder)
+        if state is not None and state["state"] == "Failed":
+            return store.update_service(record.workspace_id, record.name, state="Failed",
+                                        error={"code": "ServiceFailed", "message":
+                                               _serve_failure(record, state["error"])})
+        if state is None and not alive(record.pid):
+            return store.update_service(record.workspace_id, record.name, state="Failed",
+                                        error={"code": "ServiceFailed", "message":
+                                               "The service's deployment helper exited:\n"
+                                               + log_tail(record)})
+        if state is not None:
+            try:
+                ready = state["scoring_uri"].rsplit("/", 1)[0] + "/ready"
+                if httpx.get(ready, timeout=2.0).status_code == 200:
+                    return store.update_service(
+                        record.workspace_id, record.name, state="Healthy", clear_error=True,
+                        scoring_uri=state["scoring_uri"], swagger_uri=state["swagger_uri"])
+            except httpx.HTTPError:
+                pass
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    return store.update_service(record.workspace_id, record.name, state="Unhealthy", error={
+        "code": "DeploymentTimeout",
+        "message": f"Ray Serve did not run the service within {timeout:.0f} s (replicas "
+                   "waiting for CPUs or memory, or a slow init()):\n" + log_tail(record)})
+
+
+def _serve_failure(record: ServiceRecord, error: str) -> str:
+    """Serve's message, and the end of the service's own log (init()'s traceback)."""
+    path = folder_of(record) / _LOG
+    service_log = path.read_text(errors="replace").splitlines()[-30:] if path.is_file() else []
+    return "\n".join([error.strip(), *service_log])
+
+
+def _stop_on_ray_serve(record: ServiceRecord) -> None:
+    served = record.config.get("ray_serve")
+    if not served or record.host not in (None, socket.gethostname()):
+        return
+    from plinth._serving import ray_serve
+
+    ray_serve.stop(record.name, record.workspace_id, served, record.pid)
 
 
 def _auth(record: ServiceRecord) -> str:

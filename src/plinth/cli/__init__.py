@@ -8,9 +8,12 @@ the current folder or a folder above it. Listing and show commands take ``--json
 ``datastore`` lists a workspace's datastores (settings, never credentials) and uploads and
 downloads their files; ``dataset`` registers, lists, shows and profiles its datasets;
 ``environment`` lists, shows and builds its environments; ``compute`` manages its compute
-targets. ``pipeline`` publishes the pipeline a pipeline run ran, lists, shows, runs,
-enables and disables published pipelines, and shows a pipeline run's steps (which ran, which
-were reused); ``schedule`` lists, creates, enables and disables their schedules.
+targets. ``model deploy`` deploys registered models as a real-time scoring service
+(local, aci or aks) and waits until it answers; ``endpoint`` lists, shows, tests and deletes
+deployed services and prints their logs and keys. ``pipeline`` publishes the pipeline a
+pipeline run ran, lists, shows, runs, enables and disables published pipelines, and shows a
+pipeline run's steps (which ran, which were reused); ``schedule`` lists, creates, enables
+and disables their schedules.
 
 ``server``, ``user`` and ``token`` are for whoever runs a workspace server (``user`` and
 ``token`` work on its database directly); ``login`` saves a token for a server's users.
@@ -23,6 +26,7 @@ import typer
 from plinth.cli import (
     compute,
     data,
+    endpoints,
     environments,
     experiments,
     login,
@@ -52,6 +56,7 @@ app.add_typer(data.datastore_app, name="datastore")
 app.add_typer(data.dataset_app, name="dataset")
 app.add_typer(environments.app, name="environment")
 app.add_typer(compute.app, name="compute")
+app.add_typer(endpoints.app, name="endpoint")
 app.add_typer(pipelines.app, name="pipeline")
 app.add_typer(schedules.app, name="schedule")
 app.command("server")(server.serve)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from plinth.core.webservice.local import check_port
 from plinth.core.webservice.webservice import Webservice, WebserviceDeploymentConfiguration
 from plinth.exceptions import UserErrorException
 
@@ -36,6 +37,7 @@ class AciWebservice(Webservice):
                 "ssl_enabled is not supported: services listen on plain HTTP on this machine; "
                 "put a TLS proxy in front of the scoring URI.")
         _check_positive(cpu_cores=cpu_cores, memory_gb=memory_gb)
+        check_port(port)
         return AciServiceDeploymentConfiguration(
             cpu_cores=cpu_cores or 0.1, memory_gb=memory_gb or 0.5,
             auth_enabled=bool(auth_enabled), tags=tags, properties=properties,

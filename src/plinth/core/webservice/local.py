@@ -19,8 +19,7 @@ class LocalWebservice(Webservice):
 
     @staticmethod
     def deploy_configuration(port: int | None = None) -> LocalWebserviceDeploymentConfiguration:
-        if port is not None and (not isinstance(port, int) or not 0 < port < 65536):
-            raise UserErrorException(f"port must be a TCP port number, got {port!r}.")
+        check_port(port)
         return LocalWebserviceDeploymentConfiguration(port=port)
 
     def reload(self, wait: bool = False) -> None:
@@ -40,3 +39,9 @@ class LocalWebservice(Webservice):
         self._record = deploy.start(self.workspace._location, record)
         if wait:
             self.wait_for_deployment()
+
+
+def check_port(port: object) -> None:
+    if port is not None and (not isinstance(port, int) or isinstance(port, bool)
+                             or not 0 < port < 65536):
+        raise UserErrorException(f"port must be a TCP port number (1-65535), got {port!r}.")

@@ -81,8 +81,11 @@ class Webservice:
 
     @property
     def state(self) -> str:
-        """Transitioning, Healthy, Unhealthy or Failed."""
-        return self._refresh().state
+        """Transitioning, Healthy, Unhealthy or Failed, as of now."""
+        from plinth._serving import deploy
+
+        self._record = deploy.observe(self.workspace._location, self._refresh())
+        return self._record.state
 
     @property
     def scoring_uri(self) -> str | None:
@@ -214,6 +217,8 @@ class Webservice:
 
         if key not in ("Primary", "Secondary"):
             raise UserErrorException(f"key={key!r}: use 'Primary' or 'Secondary'.")
+        if not self.auth_enabled:
+            raise WebserviceException(f"Service {self.name!r} has key auth off.")
         if set_key is not None:
             raise UserErrorException("set_key is not supported; a new key is generated.")
         deploy.regenerate_key(self.workspace._location, self._record,
@@ -231,7 +236,8 @@ class Webservice:
         return token, refresh_after
 
     def serialize(self) -> dict[str, Any]:
-        r = self._refresh()
+        self.state  # noqa: B018 - brings the record up to date
+        r = self._record
         return {"name": r.name, "computeType": r.kind, "state": r.state,
                 "scoringUri": r.scoring_uri, "swaggerUri": r.swagger_uri,
                 "models": list(r.models), "config": dict(r.config), "error": r.error,

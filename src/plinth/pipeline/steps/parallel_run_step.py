@@ -4,7 +4,6 @@ by several worker processes, as a pipeline step."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,9 +138,8 @@ def _where(config: ParallelRunConfig) -> tuple[str | None, str]:
 def _batch_input(item: Any) -> tuple[str, str, Any]:
     """(kind, name, input): how the engine reads one of the step's inputs. A file dataset is
     mounted; a tabular dataset passed directly (its id)."""
-    if hasattr(item, "as_named_input") and hasattr(item, "_kind") \
-            and not hasattr(item, "_input_spec"):
-        item = item.as_named_input(_input_name(getattr(item, "name", None)))
+    if hasattr(item, "as_named_input") and hasattr(item, "_kind"):  # a dataset itself
+        item = item.as_named_input(item._input_spec()["name"])  # named as for a script
     if hasattr(item, "_input_spec") and hasattr(item, "dataset"):  # a dataset input
         kind = item.dataset._kind
         if kind == "file" and item.mode == "direct":
@@ -160,11 +158,6 @@ def _batch_input(item: Any) -> tuple[str, str, Any]:
         "inputs take datasets (ds.as_named_input('batch_data')), PipelineData and "
         f"OutputFileDatasetConfig objects, got {item!r}."
     )
-
-
-def _input_name(name: str | None) -> str:
-    cleaned = re.sub(r"\W", "_", name or "")
-    return cleaned if cleaned.isidentifier() else "batch_data"
 
 
 def _check_mini_batch_size(value: Any, kind: str) -> None:
