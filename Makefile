@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/environment_build.py
 	$(PY) benchmarks/cluster_runs.py
 	$(PY) benchmarks/pipeline_reuse.py
+	$(PY) benchmarks/batch_inference.py --bytecode-cache
 	$(PY) benchmarks/hyperdrive_sweeps.py
 
 clean:

@@ -146,7 +146,7 @@ def timed_pipeline(experiment, ws, source: Path, dataset, mini_batch_size: int,
     run = experiment.submit(pipeline(ws, source, dataset, mini_batch_size))
     run.wait_for_completion(show_output=False)
     elapsed = time.perf_counter() - started
-    step = next(iter(run.get_children()))
+    step = next(run.get_children())
     details = step.get_details()
     step_s = (_when(details["endTimeUtc"]) - _when(details["startTimeUtc"])).total_seconds()
     folder = Path(step.get_output_data("inferences").download(scratch, show_progress=False))

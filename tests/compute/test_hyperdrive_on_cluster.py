@@ -109,7 +109,7 @@ def test_the_hyperdrive_lab_on_a_two_node_cluster(ray_address, tmp_path):
     assert run.get_properties()["max_concurrent_runs"] == "2"
 
     # Six children, every grid point once, each run by a Ray task of the cluster.
-    children = run.get_children()
+    children = list(run.get_children())
     assert sorted(c.id for c in children) == [f"{run.id}_{i}" for i in range(6)]
     statuses = {c.id: c.get_details()["status"] for c in children}
     assert set(statuses.values()) == {"Completed"}, statuses

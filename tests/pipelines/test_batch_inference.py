@@ -169,7 +169,7 @@ def test_the_lab_scores_files_with_a_registered_model_once_per_worker(ws, tmp_pa
     run = Experiment(ws, "mslearn-diabetes-batch").submit(Pipeline(ws, [step]))
     assert run.wait_for_completion(show_output=False) == "Completed"
 
-    step_run = next(iter(run.get_children()))
+    step_run = next(run.get_children())
     assert step_run.properties["StepType"] == "ParallelRunStep"
     lines = read_results(step_run, tmp_path)
     assert len(lines) == 50

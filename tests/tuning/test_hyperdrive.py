@@ -97,7 +97,7 @@ def test_the_course_lab_grid_ranks_children_and_registers_the_best(ws, folder):
     run.wait_for_completion(show_output=False)
     assert run.get_status() == "Completed"
 
-    children = run.get_children()
+    children = list(run.get_children())
     assert len(children) == 6 and all(c.status == "Completed" for c in children)
     sampled = [json.loads(v) for v in run.get_hyperparameters().values()]
     assert sorted((p["--learning_rate"], p["--n_estimators"]) for p in sampled) == [
@@ -156,7 +156,7 @@ def test_failing_children_do_not_stop_the_sweep_and_all_failing_fails_it(ws, fol
     run = Experiment(ws, "failing").submit(hyperdrive)
     run.wait_for_completion(show_output=False, raise_on_error=False)
     assert run.get_status() == "Failed"
-    assert len(run.get_children()) == 3  # every child ran, though the first failed
+    assert len(list(run.get_children())) == 3  # every child ran, though the first failed
     assert "Every child run failed" in run.get_details()["error"]["error"]["message"]
     assert "bad data for" in run.get_details()["error"]["error"]["message"]
     assert run.get_best_run_by_primary_metric() is None
@@ -181,7 +181,7 @@ def test_a_grid_stops_when_exhausted_and_resume_from_skips_what_ran(ws, folder):
     points = [tuple(sorted(json.loads(v).items()))
               for run in (first, second) for v in run.get_hyperparameters().values()]
     assert len(points) == 4 and len(set(points)) == 4  # the rest of the grid, nothing twice
-    assert len(second.get_children()) == 2  # stopped when the grid was exhausted
+    assert len(list(second.get_children())) == 2  # stopped when the grid was exhausted
 
 
 @pytest.mark.slow
@@ -215,7 +215,7 @@ def test_cancel_stops_the_sweep_and_its_children(ws, folder):
     run.wait_for_completion(show_output=False, raise_on_error=False)
     assert run.get_status() == "Canceled"
     assert {c.get_status() for c in run.get_children()} <= {"Canceled", "Completed"}
-    assert len(run.get_children()) < 10
+    assert len(list(run.get_children())) < 10
 
 
 @pytest.mark.slow
@@ -228,12 +228,12 @@ def test_a_restarted_driver_carries_on_without_repeating_children(ws, folder):
         folder, "curve.py", sampling, primary_metric_name="accuracy",
         primary_metric_goal=PrimaryMetricGoal.MAXIMIZE, max_total_runs=4,
         max_concurrent_runs=1))
-    wait_until(lambda: len(run.get_children()) >= 2)
+    wait_until(lambda: len(list(run.get_children())) >= 2)
     pid = int(run.get_tags()["plinth.driverPid"])
     os.kill(pid, signal.SIGKILL)
     launch_worker(ws._location, run.id)  # what a supervisor does with an orphaned sweep
     run.wait_for_completion(show_output=False)
-    children = run.get_children()
+    children = list(run.get_children())
     assert sorted(c.id for c in children) == [f"{run.id}_{i}" for i in range(4)]
     values = [json.loads(c.tags["hyperparameters"])["quality"] for c in children]
     assert sorted(values) == [0.4, 0.6, 0.8, 1.0]

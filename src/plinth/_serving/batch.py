@@ -235,39 +235,6 @@ def _load_script(path: str) -> Any:
     return module
 
 
-def _use_run_workspace_for_models() -> None:
-    """Make ``Model.get_model_path(name)`` find models in the run's workspace, as in
-    azureml, where ``plinth.core.model`` does not do so itself yet (it needs ``_workspace``
-    outside a deployment). Applied when the entry script imported ``Model``. Remove once
-    ``Model.get_model_path`` falls back to the run's workspace; it then changes nothing."""
-    if "plinth.core.model" not in sys.modules:
-        return  # the script does not use Model (at import time): spare the import
-    from plinth.core.model import Model
-    from plinth.exceptions import ModelNotFoundException
-
-    original = Model.get_model_path
-    if getattr(original, "_plinth_run_workspace", False):
-        return
-
-    def get_model_path(model_name: str, version: int | None = None,
-                       _workspace: Any = None) -> str:
-        if _workspace is not None:
-            return original(model_name, version, _workspace)
-        try:
-            return original(model_name, version)
-        except ModelNotFoundException:
-            from plinth.core.run import Run
-
-            experiment = getattr(Run.get_context(), "experiment", None)
-            if experiment is None:
-                raise
-            return original(model_name, version, experiment.workspace)
-
-    get_model_path._plinth_run_workspace = True  # type: ignore[attr-defined]
-    get_model_path.__doc__ = original.__doc__
-    Model.get_model_path = staticmethod(get_model_path)  # type: ignore[method-assign]
-
-
 def _result_lines(result: Any, keep: bool) -> tuple[int, list[str]]:
     """How many results ``run()`` returned, and (``keep``) each as a line of text."""
     if result is None:
@@ -297,7 +264,6 @@ def _worker_main(conn: Any, script: str, script_args: list[str], level: str,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         module = _load_script(script)
-        _use_run_workspace_for_models()
         run = getattr(module, "run", None)
         if not callable(run):
             raise AttributeError(f"{os.path.basename(script)} defines no run(mini_batch)")

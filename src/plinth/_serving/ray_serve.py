@@ -51,6 +51,7 @@ import socket
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,9 @@ def _connect(address: str) -> Any:
     from plinth._compute.ray import _connect as connect_ray
 
     connect_ray(address)
-    from ray import serve
+    with warnings.catch_warnings():  # Serve's pydantic models warn on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from ray import serve
 
     return serve
 

@@ -34,7 +34,7 @@ HYPERPARAMETERS = "hyperparameters"
 TERMINATED_BY = "plinth.terminatedBy"
 DRIVER_PID = "plinth.driverPid"
 DRIVER_LOG = "logs/driver.log"
-_TICK = 0.5
+_TICK = 0.2
 _BEAT = 1.0
 _CANCEL_GRACE = 60.0
 

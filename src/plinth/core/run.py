@@ -6,7 +6,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -549,7 +549,8 @@ class Run:
 
     def get_children(self, recursive: bool = False, tags: Any = None, properties: Any = None,
                      type: str | None = None, status: str | None = None,
-                     _rehydrate_runs: bool = True) -> Iterable["Run"]:
+                     _rehydrate_runs: bool = True) -> Iterator["Run"]:
+        """The child runs (a generator, as azureml's: ``next(run.get_children())``)."""
         out = []
         for record in self._store.list_runs(parent_id=self.id):
             child = Run._from_record(self._experiment, record)
@@ -559,7 +560,7 @@ class Run:
                 out.append(child)
             if recursive:
                 out.extend(child.get_children(True, tags, properties, type, status))
-        return out
+        return iter(out)
 
     # -- models --------------------------------------------------------------------------
 

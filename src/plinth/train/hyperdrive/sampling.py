@@ -98,7 +98,8 @@ class BayesianParameterSampling(HyperParameterSampling):
 
     The first points are random (a warm-up); later ones follow the primary metric. Give the
     sweep enough runs (azureml suggests at least 20 per parameter) and few concurrent ones.
-    ``seed`` is a Plinth extension that makes the proposals reproducible.
+    ``seed`` is a Plinth extension: the same history gives the same proposal, so a sweep
+    repeats when its children finish in the same order.
     """
 
     SAMPLING_NAME = "BayesianOptimization"
