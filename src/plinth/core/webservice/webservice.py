@@ -183,12 +183,17 @@ class Webservice:
 
     def run(self, input_data: Any) -> Any:
         """Send ``input_data`` (a JSON string, or anything JSON-able) to the scoring URI and
-        return the parsed answer."""
+        return the parsed answer; a service still starting is waited for first."""
         import httpx
+
+        from plinth._serving import deploy
 
         body = input_data if isinstance(input_data, (str, bytes)) else json.dumps(input_data)
         headers = {"Content-Type": "application/json", **self._auth_header()}
-        response = httpx.post(self._refresh().scoring_uri, content=body, headers=headers,
+        if self.state == "Transitioning":  # just deployed or reloaded: let it come up
+            self._record = deploy.wait_ready(self.workspace._location, self._record,
+                                             timeout=120)
+        response = httpx.post(self._record.scoring_uri, content=body, headers=headers,
                               timeout=90)
         if response.status_code != 200:
             raise WebserviceException(
