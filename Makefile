@@ -51,6 +51,7 @@ bench: setup
 	$(PY) benchmarks/pipeline_reuse.py
 	$(PY) benchmarks/batch_inference.py --bytecode-cache
 	$(PY) benchmarks/hyperdrive_sweeps.py
+	$(PY) benchmarks/model_serving.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

@@ -10,6 +10,7 @@ import joblib
 import pytest
 import typer
 from sklearn.linear_model import LogisticRegression
+from tests import compute as shared
 from typer.testing import CliRunner
 
 from conftest import write_script
@@ -17,6 +18,8 @@ from plinth.cli import endpoints, models
 from plinth.core import Model
 from plinth.core.conda_dependencies import CondaDependencies
 from plinth.core.webservice import Webservice
+
+ray_home, ray_address = shared.ray_home, shared.ray_address
 
 SCORE = """\
     import json
@@ -185,7 +188,7 @@ def test_deploy_to_aci_then_list_show_test_and_logs(ws, cli, service_dir, tmp_pa
 
 
 @pytest.mark.slow
-def test_keys_of_an_aks_service_and_regenerating_one(ws, cli, service_dir):
+def test_keys_of_an_aks_service_and_regenerating_one(ray_address, ws, cli, service_dir):
     deployed = cli("model", "deploy", "tiny-aks", "--model", "tiny_model",
                    "--entry-script", service_dir / "score.py", "--conda-file",
                    service_dir / "env.yml", "--target", "aks", "--replicas", "2")

@@ -12,6 +12,7 @@ import joblib
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from tests import compute as shared
 
 from plinth.core import Model
 from plinth.core.compute import AksCompute, ComputeTarget
@@ -22,6 +23,9 @@ from plinth.exceptions import UserErrorException, WebserviceException
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+
+# AKS services run on Ray Serve: their tests use the session's shared local Ray cluster.
+ray_home, ray_address = shared.ray_home, shared.ray_address
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"
 FEATURES = ["Pregnancies", "PlasmaGlucose", "DiastolicBloodPressure", "TricepsThickness",
@@ -109,7 +113,7 @@ def test_the_course_deploys_to_aci_and_scores_by_sdk_and_http(ws, course):
         service.get_keys()
 
 
-def test_an_aks_service_wants_its_key_and_runs_two_replicas(ws, course):
+def test_an_aks_service_wants_its_key_and_runs_two_replicas(ray_address, ws, course):
     folder, init_log = course
     cluster = ComputeTarget.create(ws, "aks-cluster",
                                    AksCompute.provisioning_configuration(location="eastus"))
@@ -137,7 +141,7 @@ def test_an_aks_service_wants_its_key_and_runs_two_replicas(ws, course):
     assert service.get_keys()[0] != primary
 
 
-def test_token_auth(ws, course):
+def test_token_auth(ray_address, ws, course):
     folder, _ = course
     service = Model.deploy(ws, "diabetes-token", [ws.models["diabetes_model"]],
                            inference(folder),
@@ -194,8 +198,9 @@ def test_local_reload_update_and_delete(ws, course):
 
 def test_deployment_settings_are_checked(ws, course):
     folder, _ = course
-    with pytest.raises(UserErrorException, match="autoscale"):
-        AksWebservice.deploy_configuration(autoscale_enabled=True)
+    with pytest.raises(UserErrorException, match="autoscale_min_replicas"):
+        AksWebservice.deploy_configuration(autoscale_enabled=True, autoscale_min_replicas=3,
+                                           autoscale_max_replicas=2)
     with pytest.raises(UserErrorException, match="ssl_enabled"):
         AciWebservice.deploy_configuration(ssl_enabled=True)
     with pytest.raises(UserErrorException, match="entry_script"):

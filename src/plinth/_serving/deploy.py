@@ -293,10 +293,11 @@ def _wait_on_ray_serve(location: WorkspaceLocation, record: ServiceRecord, timeo
 
 
 def _serve_failure(record: ServiceRecord, error: str) -> str:
-    """Serve's message, and the end of the service's own log (init()'s traceback)."""
+    """Serve's message, and the service log's last failure (init()'s traceback)."""
     path = folder_of(record) / _LOG
-    service_log = path.read_text(errors="replace").splitlines()[-30:] if path.is_file() else []
-    return "\n".join([error.strip(), *service_log])
+    lines = path.read_text(errors="replace").splitlines() if path.is_file() else []
+    failed = [i for i, line in enumerate(lines) if "failed to start" in line]
+    return "\n".join([error.strip(), *lines[failed[-1] if failed else -30:][:40]])
 
 
 def _stop_on_ray_serve(record: ServiceRecord) -> None:

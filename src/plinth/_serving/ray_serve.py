@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import re
 import signal
@@ -76,8 +75,6 @@ _MODULE = "plinth._serving.ray_serve"
 _NOT_PASSED = frozenset({"CUDA_VISIBLE_DEVICES", "PWD", "OLDPWD", "SHLVL", "_"})
 _STATES = {"RUNNING": "Healthy", "DEPLOYING": "Transitioning", "NOT_STARTED": "Transitioning",
            "DELETING": "Transitioning", "UNHEALTHY": "Unhealthy", "DEPLOY_FAILED": "Failed"}
-
-log = logging.getLogger(__name__)
 
 
 # -- the cluster and its proxy -----------------------------------------------------------------
@@ -112,15 +109,27 @@ def _running_address(serve_info: Mapping[str, Any]) -> str | None:
 
 
 @contextlib.contextmanager
-def _serve_lock() -> Iterator[None]:
+def _locked(name: str, mode: int = fcntl.LOCK_EX) -> Iterator[bool]:
+    """Hold ``$PLINTH_HOME/ray/<name>``; yields False when ``mode`` has ``LOCK_NB`` and
+    another process holds it."""
     folder = _local_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / "serve.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(folder / name, "a") as lock:
         try:
-            yield
+            fcntl.flock(lock, mode)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _deploying(local: bool) -> contextlib.AbstractContextManager[Any]:
+    """Held (shared) while a helper starts Serve and deploys, so that the last service's
+    deletion does not shut Serve down under it."""
+    return _locked("serve.lock", fcntl.LOCK_SH) if local else contextlib.nullcontext()
 
 
 def http_port(address: str, local: bool) -> int:
@@ -134,7 +143,7 @@ def http_port(address: str, local: bool) -> int:
     if not local:
         return DEFAULT_PORT
     path = _local_folder() / "serve.json"
-    with _serve_lock():
+    with _locked("serve-port.lock"):
         with contextlib.suppress(OSError, ValueError, KeyError):
             known = json.loads(path.read_text())
             if known["address"] == address:
@@ -162,8 +171,8 @@ def _free_port() -> int:
 def _uri_host(address: str, local: bool) -> str:
     if local:
         return "127.0.0.1"
-    host = address.removeprefix("ray://").rpartition(":")[0] or address
-    return host.strip("[]") or "127.0.0.1"
+    host = address.removeprefix("ray://").rpartition(":")[0].strip("[]")
+    return host or "127.0.0.1"  # "auto" and the like: this machine
 
 
 def base_url(name: str, address: str, local: bool, port: int) -> str:
@@ -186,9 +195,7 @@ def _start_serve(serve: Any, port: int, local: bool) -> int:
     """Start Serve's proxy on ``port`` unless Serve already runs; returns the port it
     listens on."""
     host = "127.0.0.1" if local else "0.0.0.0"
-    lock = _serve_lock() if local else contextlib.nullcontext()
-    with lock:
-        serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
+    serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
     try:  # Serve already running keeps its own options: ask it.
         from ray.serve.context import _get_global_client
 
@@ -246,29 +253,33 @@ def _replica_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("RAY_") and k not in _NOT_PASSED}
     env.update(extra or {})
-    # Serve then writes what replicas print, and the service's log lines, to its replica log
-    # files (in the service's folder) instead of the Ray worker's stdout.
-    env["RAY_SERVE_LOG_TO_STDERR"] = "0"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def _app_builder(spec_path: str) -> Callable[[], Any]:
+def _app_builder(spec_path: str, logs_dir: str | None) -> Callable[[], Any]:
     """The function each replica calls to build its ASGI app (Serve's ingress builder)."""
     def build() -> Any:
         from plinth._serving.ray_serve import build_app
 
-        return build_app(spec_path)
+        return build_app(spec_path, logs_dir)
 
     return build
 
 
-def build_app(spec_path: str) -> Any:
+def build_app(spec_path: str, logs_dir: str | None = None) -> Any:
     """A replica's scoring app, run from the service's source folder; a failing init() fails
-    the replica's startup (Serve then retries it, and fails the application)."""
+    the replica's startup (Serve then retries it, and fails the application). With
+    ``logs_dir``, what the replica prints (the script's output, the service's log lines)
+    goes to ``<logs_dir>/replica-<pid>.out``."""
     from plinth._serving.scoring import ServiceSpec, create_app
 
     spec = ServiceSpec.load(spec_path)
+    if logs_dir:
+        Path(logs_dir).mkdir(parents=True, exist_ok=True)
+        out = open(Path(logs_dir) / f"replica-{os.getpid()}.out", "a",
+                   buffering=1, encoding="utf-8", errors="replace")
+        sys.stdout = sys.stderr = out
     if spec.source_directory:
         os.chdir(spec.source_directory)
     return create_app(spec, on_init_failure=_fail_startup)
@@ -307,16 +318,27 @@ def deploy(spec_path: str | os.PathLike, name: str, config: Mapping[str, Any], *
     import ray
 
     _check_feasible(ray, address, actor["num_cpus"], actor.get("memory"))
-    port = _start_serve(serve, port or http_port(address, local), local)
+    port = port or http_port(address, local)
+    with _deploying(local):
+        return _deploy(serve, spec_path, name, options, owner=owner, address=address,
+                       local=local, port=port, python=python, env=env, logs_dir=logs_dir)
+
+
+def _deploy(serve: Any, spec_path: str | os.PathLike, name: str, options: dict[str, Any], *,
+            owner: str | None, address: str, local: bool, port: int, python: str | None,
+            env: Mapping[str, str] | None, logs_dir: str | os.PathLike | None
+            ) -> tuple[str, str]:
+    port = _start_serve(serve, port, local)
     _check_owner(serve, name, owner)
+    actor = options["ray_actor_options"]
     runtime_env: dict[str, Any] = {"env_vars": _replica_env(env)}
     if python and Path(python).resolve() != Path(sys.executable).resolve():
         _check_python(python)
         runtime_env["py_executable"] = python
     actor["runtime_env"] = runtime_env
     logging_config = {"logs_dir": str(logs_dir)} if logs_dir else None
-    replica = serve.deployment(serve.ingress(_app_builder(str(spec_path)))(_Replica),
-                               name=deployment_name(owner))
+    builder = _app_builder(str(spec_path), str(logs_dir) if logs_dir else None)
+    replica = serve.deployment(serve.ingress(builder)(_Replica), name=deployment_name(owner))
     app = replica.options(**options, logging_config=logging_config).bind()
     try:
         serve.run(app, name=name, route_prefix=f"/{name}")
@@ -364,13 +386,14 @@ def _applications(serve: Any) -> dict[str, Any]:
         return {}
 
 
-def undeploy(name: str, owner: str | None = None, address: str | None = None) -> bool:
+def undeploy(name: str, owner: str | None = None, address: str | None = None,
+             local: bool | None = None) -> bool:
     """Delete the Serve application ``name`` (only if ``owner``'s, when given), waiting
     until it is gone; returns whether there was one. A local cluster that is not running is
-    not started for this."""
+    not started for this; on one, Serve itself is shut down with its last application (a
+    cluster running Serve takes 30 s to stop)."""
     if address is None:
-        address = _running_address({"local": ENV_RAY_ADDRESS not in os.environ,
-                                    "address": os.environ.get(ENV_RAY_ADDRESS)})
+        address, local = _current()
     if address is None:
         return False
     serve = _connect(address)
@@ -380,13 +403,22 @@ def undeploy(name: str, owner: str | None = None, address: str | None = None) ->
     if owner is not None and app.deployments and deployment_name(owner) not in app.deployments:
         return False
     serve.delete(name)
+    if local:
+        with _locked("serve.lock", fcntl.LOCK_EX | fcntl.LOCK_NB) as nobody_deploying:
+            if nobody_deploying and not _applications(serve):
+                serve.shutdown()
     return True
+
+
+def _current() -> tuple[str | None, bool]:
+    """The running cluster AKS services use now (None when the local one is not up)."""
+    local = ENV_RAY_ADDRESS not in os.environ
+    return _running_address({"local": local, "address": os.environ.get(ENV_RAY_ADDRESS)}), local
 
 
 def _application(name: str, address: str | None) -> Any:
     if address is None:
-        address = _running_address({"local": ENV_RAY_ADDRESS not in os.environ,
-                                    "address": os.environ.get(ENV_RAY_ADDRESS)})
+        address = _current()[0]
     if address is None:
         return None
     return _applications(_connect(address)).get(name)
@@ -414,11 +446,12 @@ def replicas(name: str, address: str | None = None) -> dict[str, int]:
 
 
 def logs(folder: str | os.PathLike) -> str:
-    """The service's Serve replica logs (Serve's lines, the service's request lines and what
-    the script printed), each file under a header."""
+    """The service's replica logs, each file under a header: Serve's (``replica_*.log``:
+    replicas starting and stopping, requests) and the replicas' output (``replica-<pid>.out``:
+    the service's log lines, init()'s traceback, what the script printed)."""
     root = Path(folder) / _REPLICA_LOGS
     parts = []
-    for path in sorted(root.glob("*.log*")) if root.is_dir() else ():
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
         parts.append(f"== {path.name} ==\n" + path.read_text(errors="replace"))
     return "\n".join(parts)
 
@@ -461,7 +494,7 @@ def stop(name: str, owner: str, served: Mapping[str, Any], pid: int | None) -> N
     _stop_helper(pid)
     address = _running_address(served)
     if address is not None:
-        undeploy(name, owner, address)
+        undeploy(name, owner, address, bool(served.get("local")))
 
 
 def _stop_helper(pid: int | None, grace: float = 10.0) -> None:
@@ -507,7 +540,10 @@ def _run(folder: Path) -> int:
             address=request["address"], local=request["local"], port=request["port"],
             python=request.get("python"), logs_dir=folder / _REPLICA_LOGS)
     except BaseException as exc:  # noqa: BLE001 - recorded for wait_ready, then exits
-        traceback.print_exc()
+        if isinstance(exc, (UserErrorException, WebserviceException)):
+            print(f"The deployment failed: {exc}", flush=True)
+        else:
+            traceback.print_exc()
         _write_json(folder / _STATE, {"state": "Failed", "error": f"{exc}"})
         _forget_job(request)
         return 1
