@@ -7,17 +7,19 @@ in a temp folder and deployed with ``Model.deploy`` and the course's score scrip
 ACI-style service (``AciWebservice.deploy_configuration()``: one host process, key auth off)
 and, as a second line, an AKS-style one (``AksWebservice.deploy_configuration(num_replicas=2,
 auth_enabled=False)``: two Ray Serve replicas behind Serve's proxy, on a local Ray cluster
-the script starts and stops; ``--no-aks`` skips it). Peer: the same fitted model saved with
+the script starts and stops, measured after the others because Ray's processes take CPU;
+``--no-aks`` skips it). Peer: the same fitted model saved with
 ``mlflow.sklearn.save_model`` and served by ``mlflow models serve --env-manager local -w 1``
 (one uvicorn worker process) from ``benchmarks/.venv-mlflow-serve``, built on first use.
 
 Load: client threads, each with its own ``httpx.Client`` (one keep-alive connection), POST
 for ``--seconds`` per cell at 1, 8 and 32 clients, 1-row and 100-row requests, the servers
-interleaved cell by cell. Every server's answers are checked against the model's in-process
+taking turns cell by cell. Every server's answers are checked against the model's in-process
 predictions first, and each is warmed up. The load generator runs on the same CPUs as the
 servers, so its CPU time is reported beside theirs.
 
     .venv/bin/python benchmarks/model_serving.py [--seconds 4] [--no-aks]
+        [--mlflow-fast-http] [--mlflow-format inputs|dataframe_split]
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class InferenceConfig:
         self.entry_script = script.as_posix()
         self.source_directory = str(source.resolve())
         self.runtime = runtime or "python"
-        self.conda_file = conda_file
+        self.conda_file = _conda_file(conda_file, source)
         self.environment = environment
         self.description = description
 
@@ -95,6 +95,18 @@ class InferenceConfig:
     def __repr__(self) -> str:
         return (f"InferenceConfig(entry_script={self.entry_script!r}, "
                 f"source_directory={self.source_directory!r})")
+
+
+def _conda_file(conda_file: str | None, source: Path) -> str | None:
+    """As azureml, a relative ``conda_file`` is in the source directory (else here)."""
+    if conda_file is None:
+        return None
+    for candidate in (source / conda_file, Path(conda_file)):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    raise UserErrorException(
+        f"conda_file={conda_file!r} is not a file in {str(source)!r} or here; give the path "
+        "of the environment's conda YAML file.")
 
 
 def _deployed_model_path(name: str, version: int | None) -> str | None:

@@ -41,12 +41,11 @@ class Webservice:
                 **kwargs: Any):
         if workspace is None:
             return super().__new__(cls)
-        record = _get(workspace, name)
-        return super().__new__(_class_of(record.kind))
+        # The class of the service's kind, whichever class was called (as azureml does).
+        return Webservice._from_record(workspace, _get(workspace, name))
 
     def __init__(self, workspace: "Workspace", name: str):
-        self.workspace = workspace
-        self._record = _get(workspace, name)
+        """Set up by ``__new__``, which found the service."""
 
     @classmethod
     def _from_record(cls, workspace: "Workspace", record: ServiceRecord) -> "Webservice":
