@@ -14,11 +14,11 @@ from __future__ import annotations
 import copy
 import sys
 import time
-import traceback
 from typing import Any
 
+from plinth._execution.driving import DRIVER_LOG, DriverLog, driver_main
 from plinth._execution.submit import new_run_id, start_run
-from plinth._location import ENV_WORKSPACE, WorkspaceLocation
+from plinth._location import WorkspaceLocation
 from plinth._pipelines.graph import dependencies
 from plinth._pipelines.parameters import substitute_parameters
 from plinth._pipelines.reuse import step_fingerprint
@@ -28,7 +28,6 @@ __all__ = ["main", "STEP_RUN", "PIPELINE_RUN", "OUTPUT_FOLDER"]
 
 PIPELINE_RUN = "azureml.PipelineRun"
 STEP_RUN = "azureml.StepRun"
-DRIVER_LOG = "logs/driver.log"
 #: Where in a step's working folder an output is written, unless path_on_compute says.
 OUTPUT_FOLDER = ".outputs"
 _POLL = 0.05
@@ -62,7 +61,7 @@ class _Driver:
         self.produced: dict[str, dict[str, Any]] = {}
         self.failures: list[str] = []
         self.stopping = False
-        self.lines: list[str] = []
+        self.log = DriverLog(self.artifacts, run_id)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -303,9 +302,10 @@ class _Driver:
             time.sleep(_MAX_POLL)
 
     def say(self, line: str) -> None:
-        self.lines.append(f"[{time.strftime('%H:%M:%S')}] {line}\n")
-        self.artifacts.put_bytes(f"runs/{self.run_id}/{DRIVER_LOG}",
-                                 "".join(self.lines).encode())
+        self.log.say(line)
+
+    def abandon(self) -> None:
+        self.cancel_running("the pipeline driver failed")
 
 
 def _dataset_definition(where: dict[str, Any], kind: str, fmt: dict[str, Any] | None
@@ -319,33 +319,7 @@ def _dataset_definition(where: dict[str, Any], kind: str, fmt: dict[str, Any] | 
     return definition
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    run_id = argv[0]
-    location = WorkspaceLocation.from_env()
-    if location is None:
-        print(f"{ENV_WORKSPACE} is not set; the pipeline driver is started by submit().")
-        return 2
-    driver = None
-    try:
-        driver = _Driver(location, run_id)
-        driver.run()
-        return 0
-    except BaseException as exc:  # noqa: BLE001 - the run must not stay active
-        detail = traceback.format_exc()
-        store = location.store()
-        if driver is not None:
-            try:
-                driver.say(detail)
-                driver.cancel_running("the pipeline driver failed")
-            except Exception:  # noqa: BLE001
-                pass
-        store.set_status(run_id, RunStatus.FAILED, error={
-            "code": "SystemError",
-            "message": f"The pipeline run could not be executed: {exc!r}",
-            "traceback": detail[-4000:],
-        })
-        return 1
+main = driver_main(_Driver, "pipeline run")
 
 
 if __name__ == "__main__":

@@ -19,11 +19,11 @@ import math
 import os
 import sys
 import time
-import traceback
 from typing import Any
 
+from plinth._execution.driving import DriverLog, driver_main
 from plinth._execution.submit import start_run
-from plinth._location import ENV_WORKSPACE, WorkspaceLocation
+from plinth._location import WorkspaceLocation
 from plinth._store import TERMINAL_STATUSES, RunRecord, RunStatus
 from plinth._tuning.policies import decide
 from plinth._tuning.samplers import Trial, make_sampler
@@ -33,7 +33,6 @@ __all__ = ["main", "HYPERPARAMETERS", "TERMINATED_BY", "argument_name", "trial_s
 HYPERPARAMETERS = "hyperparameters"
 TERMINATED_BY = "plinth.terminatedBy"
 DRIVER_PID = "plinth.driverPid"
-DRIVER_LOG = "logs/driver.log"
 _TICK = 0.2
 _BEAT = 1.0
 _CANCEL_GRACE = 60.0
@@ -67,7 +66,7 @@ class _Driver:
         self.series: dict[str, list[float]] = {}
         self.warm_start = self.earlier_trials()
         self.exhausted = False
-        self.lines: list[str] = []
+        self.log = DriverLog(self.artifacts, run_id)
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -221,9 +220,10 @@ class _Driver:
             time.sleep(_TICK)
 
     def say(self, line: str) -> None:
-        self.lines.append(f"[{time.strftime('%H:%M:%S')}] {line}\n")
-        self.artifacts.put_bytes(f"runs/{self.run_id}/{DRIVER_LOG}",
-                                 "".join(self.lines).encode())
+        self.log.say(line)
+
+    def abandon(self) -> None:
+        """A failed driver leaves its children to finish: their results stay usable."""
 
 
 def _index(run_id: str) -> int:
@@ -240,31 +240,7 @@ def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    run_id = argv[0]
-    location = WorkspaceLocation.from_env()
-    if location is None:
-        print(f"{ENV_WORKSPACE} is not set; the sweep driver is started by submit().")
-        return 2
-    driver = None
-    try:
-        driver = _Driver(location, run_id)
-        driver.run()
-        return 0
-    except BaseException as exc:  # noqa: BLE001 - the run must not stay active
-        detail = traceback.format_exc()
-        if driver is not None:
-            try:
-                driver.say(detail)
-            except Exception:  # noqa: BLE001
-                pass
-        location.store().set_status(run_id, RunStatus.FAILED, error={
-            "code": "SystemError",
-            "message": f"The HyperDrive sweep could not be run: {exc!r}",
-            "traceback": detail[-4000:],
-        })
-        return 1
+main = driver_main(_Driver, "HyperDrive sweep")
 
 
 if __name__ == "__main__":
