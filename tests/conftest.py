@@ -173,7 +173,11 @@ def plinth_server(tmp_path_factory, pg_databases, s3_server):
     server.database = pg_databases()
     home = tmp_path_factory.mktemp("server-home")
     # The server fails runs whose heartbeat stopped; tests that kill a worker wait for it.
-    server.env = {**s3_server, "PLINTH_HEARTBEAT_TIMEOUT": "15", "PLINTH_HOME": str(home)}
+    # The store suite writes schedules and services and reads them back: the server's own
+    # scheduler and service supervisor must leave them be (tests of those start servers of
+    # their own).
+    server.env = {**s3_server, "PLINTH_HEARTBEAT_TIMEOUT": "15", "PLINTH_HOME": str(home),
+                  "PLINTH_SCHEDULER": "0", "PLINTH_SUPERVISOR": "0"}
     for name in ("PLINTH_TOKEN", "PLINTH_TENANT_ID", "PLINTH_CLIENT_ID", "PLINTH_CLIENT_SECRET",
                  "PLINTH_SERVER_SECRET"):
         server.env.pop(name, None)
