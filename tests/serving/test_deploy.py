@@ -109,6 +109,7 @@ def test_the_course_deploys_to_aci_and_scores_by_sdk_and_http(ws, course):
     again = Webservice(ws, "diabetes-service")
     assert isinstance(again, AciWebservice) and again.scoring_uri == service.scoring_uri
     assert [s.name for s in Webservice.list(ws)] == ["diabetes-service"]
+    assert isinstance(ws.webservices["diabetes-service"], AciWebservice)
     with pytest.raises(WebserviceException, match="key auth off"):
         service.get_keys()
 

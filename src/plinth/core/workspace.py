@@ -235,6 +235,13 @@ class Workspace:
                 for r in self._store.list_computes(self._id)}
 
     @property
+    def webservices(self) -> dict[str, Any]:
+        """Deployed web services by name."""
+        from plinth.core.webservice import Webservice
+
+        return {s.name: s for s in Webservice.list(self)}
+
+    @property
     def datasets(self) -> dict[str, Any]:
         """The latest version of each registered dataset, by name."""
         from plinth.core.dataset import Dataset
