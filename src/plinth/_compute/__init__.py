@@ -1,6 +1,6 @@
 """Where processes run. A backend runs a command somewhere and knows nothing about runs."""
 
-from plinth._compute.local import LocalProcess, start_detached
+from plinth._compute.local import LocalProcess, alive, free_port, start_detached
 from plinth._compute.ray import (
     WorkerDied,
     ensure_local_cluster,
@@ -12,7 +12,9 @@ from plinth._compute.ray import (
 __all__ = [
     "LocalProcess",
     "WorkerDied",
+    "alive",
     "ensure_local_cluster",
+    "free_port",
     "local_cluster",
     "run_command",
     "start_detached",

@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from plinth._compute.local import alive, free_port
 from plinth.exceptions import ComputeTargetException
 
 __all__ = [
@@ -163,7 +164,7 @@ def _start(folder: Path, idle_seconds: float) -> dict[str, Any]:
     temp_dir = tempfile.mkdtemp(prefix="plinth-ray-", dir="/tmp")
     ray_start = [
         sys.executable, "-c", "from ray.scripts.scripts import main; main()",
-        "start", "--head", "--block", "--port", str(_free_port()),
+        "start", "--head", "--block", "--port", str(free_port("")),
         "--num-cpus", str(os.cpu_count() or 1),
         # Runs ask for memory clamped to this machine, so offer all of it (Ray's default is
         # ~70% of what is free now).
@@ -180,7 +181,7 @@ def _start(folder: Path, idle_seconds: float) -> dict[str, Any]:
     address_file = Path(temp_dir) / "ray_current_cluster"
     deadline = time.monotonic() + _START_TIMEOUT
     while not address_file.is_file() or not address_file.read_text().strip():
-        if not _alive(pid):
+        if not alive(pid):
             raise ComputeTargetException(
                 f"The local Ray cluster did not start; see {log}:\n{_tail(log)}")
         if time.monotonic() > deadline:
@@ -200,19 +201,6 @@ def _cluster_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PLINTH_", "AZUREML_", "MLFLOW_", "RAY_ADDRESS"))}
     return {**env, "RAY_USAGE_STATS_ENABLED": "0"}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("", 0))
-        return sock.getsockname()[1]
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from plinth._compute import start_detached
+from plinth._compute import alive, free_port, start_detached
 from plinth._execution.snapshot import restore_snapshot
 from plinth._location import WorkspaceLocation, plinth_home
 from plinth._store import ServiceRecord
@@ -131,7 +131,7 @@ def start(location: WorkspaceLocation, record: ServiceRecord) -> ServiceRecord:
                or {}).items()}}
     if record.kind == "AKS":
         return _start_on_ray_serve(location, record, folder, python, env)
-    port = int(record.config.get("port") or _free_port())
+    port = int(record.config.get("port") or free_port())
     command = [python, "-m", "plinth._serving.host", str(folder / "service.json"),
                "--port", str(port), "--workers", str(_workers(record))]
     pid = start_detached(command, env=env, log_path=folder / "host.log",
@@ -339,18 +339,3 @@ def _python(environment: Any, folder: Path) -> str:
         return str(materialise(environment, log=lambda line: log.write(line + "\n")))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        import psutil
-
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except Exception:  # noqa: BLE001 - gone, or not ours to see
-        return False

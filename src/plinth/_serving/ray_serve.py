@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from plinth._compute.local import free_port
 from plinth.exceptions import UserErrorException, WebserviceException
 
 __all__ = ["ENV_RAY_ADDRESS", "ENV_SERVE_PORT", "deploy", "deployment_options", "logs",
@@ -148,7 +149,7 @@ def http_port(address: str, local: bool) -> int:
             known = json.loads(path.read_text())
             if known["address"] == address:
                 return int(known["port"])
-        port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _free_port()
+        port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else free_port()
         _write_json(path, {"address": address, "port": port})
         return port
 
@@ -160,12 +161,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _uri_host(address: str, local: bool) -> str:

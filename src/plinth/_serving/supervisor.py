@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from plinth._compute import alive
 from plinth._location import WorkspaceLocation, plinth_home
 from plinth._serving import deploy
 from plinth._store import ServiceRecord, Store
@@ -62,7 +63,7 @@ def restart_dead(store: Store, location_of: LocationOf) -> list[str]:
 
 def _needs_restart(record: ServiceRecord) -> bool:
     return (record.kind != "AKS" and record.state in _WATCHED_STATES
-            and record.host == socket.gethostname() and not deploy.alive(record.pid))
+            and record.host == socket.gethostname() and not alive(record.pid))
 
 
 @contextlib.contextmanager

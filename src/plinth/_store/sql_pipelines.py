@@ -27,6 +27,7 @@ from plinth._store.base import (
     RunStatus,
     ScheduleRecord,
 )
+from plinth._store.checks import json_dict, optional_text
 from plinth._store.schema import (
     experiments,
     pipeline_endpoints,
@@ -118,31 +119,6 @@ def check_step_run_id(run_id: Any) -> str:
     return run_id
 
 
-def _text(value: Any, argument: str, max_length: int | None = None) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or "\x00" in value or (
-        max_length is not None and len(value) > max_length
-    ):
-        limit = f" of at most {max_length} characters" if max_length else ""
-        raise ValidationError(f"{argument}={value!r} must be a str{limit} without NUL, or None.")
-    return value
-
-
-def _json_dict(value: Any, argument: str) -> dict[str, Any]:
-    """A deep copy of ``value``, as it will read back, or ValidationError naming it."""
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise ValidationError(f"{argument} must be a dict with str keys.")
-    try:
-        text = json.dumps(dict(value), separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"{argument} must hold only JSON values (str, int, float, bool, None, lists and "
-            f"dicts with str keys; no NaN or infinity): {exc}"
-        ) from None
-    return json.loads(text)
-
-
 def _time(value: Any, argument: str) -> float | None:
     """A due time as stored: a float exactly as given (ints become floats), or None."""
     if value is None:
@@ -169,15 +145,15 @@ def check_published_pipeline_args(
 ) -> dict[str, Any]:
     """The checked ``graph``: a deep copy, as it will read back."""
     check_pipeline_name(name)
-    _text(description, "description")
-    _text(version, "version", _MAX_NAME)
+    optional_text(description, "description")
+    optional_text(version, "version", _MAX_NAME)
     _bool(continue_on_step_failure, "continue_on_step_failure")
-    return _json_dict(graph, "graph")
+    return json_dict(graph, "graph")
 
 
 def check_endpoint_args(name: Any, description: Any) -> None:
     check_pipeline_name(name)
-    _text(description, "description")
+    optional_text(description, "description")
 
 
 def check_endpoint_key(endpoint_id: Any, name: Any) -> None:
@@ -199,7 +175,7 @@ def check_endpoint_update(default_version: Any, status: Any, description: Any) -
         )
     if status is not None:
         check_pipeline_state(status)
-    _text(description, "description")
+    optional_text(description, "description")
 
 
 def check_schedule_args(
@@ -228,7 +204,7 @@ def check_schedule_args(
             "that watches a path of a datastore for changes)."
         )
     if recurrence is not None:
-        recurrence = _json_dict(recurrence, "recurrence")
+        recurrence = json_dict(recurrence, "recurrence")
         for argument, value in (("path_on_datastore", path_on_datastore),
                                 ("data_path_parameter_name", data_path_parameter_name)):
             if value is not None:
@@ -249,15 +225,15 @@ def check_schedule_args(
         "experiment_name": experiment_name,
         "recurrence": recurrence,
         "datastore": datastore,
-        "path_on_datastore": _text(path_on_datastore, "path_on_datastore"),
+        "path_on_datastore": optional_text(path_on_datastore, "path_on_datastore"),
         "polling_interval": float(polling_interval),
-        "data_path_parameter_name": _text(
+        "data_path_parameter_name": optional_text(
             data_path_parameter_name, "data_path_parameter_name", _MAX_NAME
         ),
-        "pipeline_parameters": _json_dict(
+        "pipeline_parameters": json_dict(
             {} if pipeline_parameters is None else pipeline_parameters, "pipeline_parameters"
         ),
-        "description": _text(description, "description"),
+        "description": optional_text(description, "description"),
         "next_fire_at": _time(next_fire_at, "next_fire_at"),
     }
 
@@ -675,7 +651,7 @@ class SqlPipelines:
         expected = _time(expected_next_fire_at, "expected_next_fire_at")
         values: dict[str, Any] = {"next_fire_at": _time(next_fire_at, "next_fire_at")}
         if data_state is not None:
-            values["data_state"] = _dumps(_json_dict(data_state, "data_state"))
+            values["data_state"] = _dumps(json_dict(data_state, "data_state"))
         if _bool(fired, "fired"):
             values["last_fired_at"] = time.time()
         if not could_be_pipeline_id(schedule_id):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from plinth._store.base import SERVICE_KINDS, SERVICE_STATES, ServiceRecord
+from plinth._store.checks import json_dict, optional_text
 from plinth._store.schema import services, workspaces
 from plinth.exceptions import AlreadyExistsError, NotFoundError, ValidationError
 
@@ -70,20 +71,6 @@ def _state(state: Any) -> str:
     return state
 
 
-def _json_dict(value: Any, argument: str) -> dict[str, Any]:
-    """A deep copy of ``value``, as it will read back, or ValidationError naming it."""
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
-        raise ValidationError(f"{argument} must be a dict with str keys.")
-    try:
-        text = json.dumps(dict(value), separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"{argument} must hold only JSON values (str, int, float, bool, None, lists and "
-            f"dicts with str keys; no NaN or infinity): {exc}"
-        ) from None
-    return json.loads(text)
-
-
 def _models(models: Any) -> list[str]:
     if isinstance(models, (str, bytes, Mapping)) or not isinstance(models, Sequence):
         raise ValidationError(
@@ -105,14 +92,6 @@ def _str_dict(value: Any, argument: str) -> dict[str, str]:
     ):
         raise ValidationError(f"{argument} must be a dict of str -> str.")
     return dict(value)
-
-
-def _text(value: Any, argument: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or "\x00" in value:
-        raise ValidationError(f"{argument}={value!r} must be a str without NUL, or None.")
-    return value
 
 
 def _pid(pid: Any) -> int | None:
@@ -149,10 +128,10 @@ def check_service_args(
     return {
         "name": name,
         "kind": _kind(kind),
-        "config": _json_dict(config, "config"),
+        "config": json_dict(config, "config"),
         "models": _models(models),
-        "inference": _json_dict(inference, "inference"),
-        "description": _text(description, "description"),
+        "inference": json_dict(inference, "inference"),
+        "description": optional_text(description, "description"),
         "tags": _str_dict({} if tags is None else tags, "tags"),
         "properties": _str_dict({} if properties is None else properties, "properties"),
     }
@@ -182,15 +161,15 @@ def check_service_update(
         )
     checks = {
         "state": _state,
-        "config": lambda v: _json_dict(v, "config"),
+        "config": lambda v: json_dict(v, "config"),
         "models": _models,
-        "inference": lambda v: _json_dict(v, "inference"),
-        "scoring_uri": lambda v: _text(v, "scoring_uri"),
-        "swagger_uri": lambda v: _text(v, "swagger_uri"),
-        "host": lambda v: _text(v, "host"),
+        "inference": lambda v: json_dict(v, "inference"),
+        "scoring_uri": lambda v: optional_text(v, "scoring_uri"),
+        "swagger_uri": lambda v: optional_text(v, "swagger_uri"),
+        "host": lambda v: optional_text(v, "host"),
         "pid": _pid,
-        "error": lambda v: _json_dict(v, "error"),
-        "description": lambda v: _text(v, "description"),
+        "error": lambda v: json_dict(v, "error"),
+        "description": lambda v: optional_text(v, "description"),
         "tags": lambda v: _str_dict(v, "tags"),
         "properties": lambda v: _str_dict(v, "properties"),
     }

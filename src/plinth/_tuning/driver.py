@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import sys
 import time
@@ -25,7 +24,7 @@ from plinth._execution.driving import DriverLog, driver_main
 from plinth._execution.submit import start_run
 from plinth._location import WorkspaceLocation
 from plinth._store import TERMINAL_STATUSES, RunRecord, RunStatus
-from plinth._tuning.policies import decide
+from plinth._tuning.policies import decide, metric_numbers
 from plinth._tuning.samplers import Trial, make_sampler
 
 __all__ = ["main", "HYPERPARAMETERS", "TERMINATED_BY", "argument_name", "trial_state"]
@@ -141,7 +140,7 @@ class _Driver:
         if record.id in self.series and not record.is_active:
             return self.series[record.id]
         points = self.store.get_metrics(record.id, self.metric)
-        values = [float(p.value) for p in points if _is_number(p.value)]
+        values = [float(v) for v in metric_numbers(points)]
         self.series[record.id] = values
         return values
 
@@ -229,11 +228,6 @@ class _Driver:
 def _index(run_id: str) -> int:
     tail = run_id.rpartition("_")[2]
     return int(tail) if tail.isdigit() else -1
-
-
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and not math.isnan(value))
 
 
 def _text(value: Any) -> str:

@@ -63,13 +63,13 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from plinth.exceptions import UserErrorException
 
-__all__ = ["decide", "latest_evaluation_point", "reported_values"]
+__all__ = ["decide", "latest_evaluation_point", "metric_numbers", "reported_values"]
 
 _GOALS = {"maximize": True, "minimize": False}
 
@@ -131,6 +131,14 @@ def decide(spec: Mapping[str, Any] | None, goal: str, series: Mapping[str, Seque
         if reason is not None:
             decisions[rid] = reason
     return decisions
+
+
+def metric_numbers(points: Iterable[Any]) -> list[int | float]:
+    """The numeric values of logged metric points (``MetricPoint``), as logged: bools,
+    text and NaN are not reports of a primary metric."""
+    return [p.value for p in points
+            if isinstance(p.value, (int, float)) and not isinstance(p.value, bool)
+            and not math.isnan(p.value)]
 
 
 def reported_values(values: Sequence[Any] | None) -> list[float]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from plinth._store import TERMINAL_STATUSES, RunStatus
+from plinth._tuning.policies import metric_numbers
 from plinth.core.run import Run
 
 __all__ = ["HyperDriveRun"]
@@ -84,9 +84,7 @@ class HyperDriveRun(Run):
                 self._store.request_cancel(child.id)
 
     def _row(self, child: Run) -> dict[str, Any]:
-        values = [p.value for p in self._store.get_metrics(child.id, self.primary_metric_name)
-                  if isinstance(p.value, (int, float)) and not isinstance(p.value, bool)
-                  and not math.isnan(p.value)]
+        values = metric_numbers(self._store.get_metrics(child.id, self.primary_metric_name))
         best = None
         if values:
             best = max(values) if self.primary_metric_goal == "MAXIMIZE" else min(values)
