@@ -103,7 +103,7 @@ class _Driver:
 
     def children(self) -> list[RunRecord]:
         records = self.store.list_runs(parent_id=self.run_id)
-        return sorted(records, key=lambda r: _index(r.id))
+        return sorted(records, key=lambda r: child_index(r.id))
 
     def done_starting(self, children: list[RunRecord]) -> bool:
         return self.exhausted or len(children) >= self.sweep["max_total_runs"]
@@ -225,7 +225,8 @@ class _Driver:
         """A failed driver leaves its children to finish: their results stay usable."""
 
 
-def _index(run_id: str) -> int:
+def child_index(run_id: str) -> int:
+    """A child's number in its sweep (its id's last part), for a stable order."""
     tail = run_id.rpartition("_")[2]
     return int(tail) if tail.isdigit() else -1
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from plinth._store import TERMINAL_STATUSES, RunStatus
+from plinth._tuning.driver import child_index
 from plinth._tuning.policies import metric_numbers
 from plinth.core.run import Run
 
@@ -54,7 +55,9 @@ class HyperDriveRun(Run):
         "hyperparameters", "best_primary_metric", "status"}``; those that logged no primary
         metric come last (or not at all with ``discard_no_metric``); ``top`` keeps the first
         ``top``. These rows are also what a parallel-coordinates chart plots."""
-        rows = [self._row(child) for child in self.get_children()]
+        # In child order first, so ties go to the earlier child, as the sweep's driver picks.
+        rows = sorted((self._row(child) for child in self.get_children()),
+                      key=lambda r: child_index(r["run_id"]))
         scored = [r for r in rows if r["best_primary_metric"] is not None]
         scored.sort(key=lambda r: r["best_primary_metric"],
                     reverse=(self.primary_metric_goal == "MAXIMIZE") != reverse)
