@@ -30,7 +30,8 @@ __all__ = ["request_worker", "socket_path", "main"]
 IDLE_SECONDS = 600.0
 WORKER = "plinth._execution.worker"
 #: The modules a launcher forks: each has ``main([run_id])``.
-MODULES = (WORKER, "plinth._pipelines.driver", "plinth._tuning.driver")
+MODULES = (WORKER, "plinth._pipelines.driver", "plinth._tuning.driver",
+           "plinth._automl.driver")
 _CONNECT_TIMEOUT = 2.0
 
 

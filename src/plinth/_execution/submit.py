@@ -22,7 +22,8 @@ __all__ = ["submit", "prepare_definition", "start_run", "launch_worker", "new_ru
 
 SCRIPT_RUN = "azureml.scriptrun"
 #: Runs that run other runs: the key in their definition -> the module of their driver.
-DRIVERS = {"pipeline": "plinth._pipelines.driver", "hyperdrive": "plinth._tuning.driver"}
+DRIVERS = {"pipeline": "plinth._pipelines.driver", "hyperdrive": "plinth._tuning.driver",
+           "automl": "plinth._automl.driver"}
 
 
 def new_run_id(experiment_name: str) -> str:
@@ -131,8 +132,8 @@ def _save_inputs(store: Any, workspace_id: str, specs: list[dict[str, Any]]
 def launch_worker(location: WorkspaceLocation, run_id: str,
                   definition: Mapping[str, Any] | None = None) -> None:
     """Start the process that runs ``run_id``: its worker, for a training cluster its
-    driver (``plinth._execution.cluster``), for a pipeline or a HyperDrive sweep their driver
-    (``DRIVERS``). It outlives the caller."""
+    driver (``plinth._execution.cluster``), for a pipeline, a HyperDrive sweep or an AutoML
+    run their driver (``DRIVERS``). It outlives the caller."""
     from plinth._execution import launcher
     from plinth._execution.cluster import CLUSTER_KINDS
 

@@ -615,6 +615,7 @@ _RUN_CLASSES = {
     "azureml.PipelineRun": ("plinth.pipeline.core.run", "PipelineRun"),
     "azureml.StepRun": ("plinth.pipeline.core.run", "StepRun"),
     "hyperdrive": ("plinth.train.hyperdrive.run", "HyperDriveRun"),
+    "automl": ("plinth.train.automl.run", "AutoMLRun"),
 }
 
 

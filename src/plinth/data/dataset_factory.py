@@ -141,6 +141,42 @@ class TabularDatasetFactory:
         return _tabular(path, fmt, validate)
 
     @staticmethod
+    def register_pandas_dataframe(dataframe: Any, target: Any, name: str,
+                                  description: str | None = None,
+                                  tags: Mapping[str, Any] | None = None,
+                                  show_progress: bool = True) -> TabularDataset:
+        """Upload ``dataframe`` as a Parquet file under ``target`` (a datastore, a
+        ``(datastore, 'folder')`` tuple or a DataPath) and register it as the next version of
+        ``name``."""
+        import tempfile
+        import uuid
+        from pathlib import Path
+
+        import pandas as pd
+
+        from plinth.data.datapath import DataPath
+
+        if not isinstance(dataframe, pd.DataFrame):
+            raise UserErrorException(
+                f"dataframe must be a pandas DataFrame, got {type(dataframe).__name__}.")
+        if isinstance(target, DataPath):
+            target = target._source()
+        datastore, folder = target if isinstance(target, tuple) else (target, "")
+        if not hasattr(datastore, "upload_files"):
+            raise UserErrorException(
+                "target must be a datastore, (datastore, 'folder') or a DataPath, got "
+                f"{type(datastore).__name__}.")
+        folder = f"{str(folder).strip('/')}/{name}-{uuid.uuid4().hex[:12]}".strip("/")
+        with tempfile.TemporaryDirectory() as temp:
+            file = Path(temp) / "data.parquet"
+            dataframe.to_parquet(file, index=False)
+            datastore.upload_files([str(file)], target_path=folder, overwrite=True,
+                                   show_progress=show_progress)
+        dataset = TabularDatasetFactory.from_parquet_files((datastore, f"{folder}/data.parquet"))
+        return dataset.register(datastore.workspace, name, description=description, tags=tags,
+                                create_new_version=True)
+
+    @staticmethod
     def from_sql_query(query: Any, validate: bool = True,
                        set_column_types: Mapping[str, Any] | None = None,
                        query_timeout: int = 30) -> TabularDataset:

@@ -1,0 +1,1 @@
+"""azureml.automl's import paths: the AutoML classes live in ``plinth.train.automl``."""
