@@ -23,6 +23,10 @@ from plinth.train.automl import (
 
 DATA = Path(__file__).resolve().parents[2] / "examples" / "data" / "diabetes.csv"
 embedded = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+#: The course's lab also runs through a workspace server, where every child logs over REST.
+embedded_and_server = pytest.mark.parametrize("backend", [
+    "sqlite", pytest.param("remote", marks=[pytest.mark.postgres, pytest.mark.remote])],
+    indirect=True)
 
 
 def diabetes(rows: int = 600) -> pd.DataFrame:
@@ -93,6 +97,7 @@ def test_settings_keep_what_was_asked():
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@embedded_and_server
 def test_the_course_lab_classifies_registers_and_scores(ws, diabetes_dataset, tmp_path):
     config = AutoMLConfig(name="Automated ML Experiment", task="classification",
                           compute_target="local", training_data=diabetes_dataset,
@@ -186,7 +191,7 @@ def test_the_course_lab_classifies_registers_and_scores(ws, diabetes_dataset, tm
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @embedded
-def test_regression_with_a_dataframe_weights_and_a_stack_ensemble(ws):
+def test_regression_with_a_dataframe_weights_and_a_stack_ensemble(ws, tmp_path):
     from sklearn.datasets import load_diabetes
 
     frame = load_diabetes(as_frame=True).frame
@@ -215,6 +220,19 @@ def test_regression_with_a_dataframe_weights_and_a_stack_ensemble(ws):
     # The DataFrame was registered, so the run says which data trained it.
     registered = Dataset.get_by_name(ws, "automl-regression-training-data")
     assert len(registered.to_pandas_dataframe()) == len(train)
+    # The command line shows the leaderboard.
+    from typer.testing import CliRunner
+
+    from plinth.cli import app
+
+    ws.write_config(tmp_path / "cfg")
+    runner = CliRunner(env={"COLUMNS": "240"})
+    where = ["--workspace-config", str(tmp_path / "cfg")]
+    shown = runner.invoke(app, ["run", "show", run.id, *where])
+    assert "Leaderboard by r2_score" in shown.output and best_run.id in shown.output
+    data = json.loads(runner.invoke(app, ["run", "show", run.id, "--json", *where]).output)
+    assert data["leaderboard"][0]["run_id"] == best_run.id
+    assert {g["name"] for g in data["guardrails"]} >= {"Validation split handling"}
 
 
 @pytest.mark.slow
@@ -226,7 +244,7 @@ def test_forecasting_beats_the_naive_forecast(ws):
     for store, level in (("A", 50.0), ("B", 80.0)):
         for i, day in enumerate(days):
             rows.append({"date": day, "store": store,
-                         "sales": level + 0.2 * i + 10 * (day.dayofweek >= 5)
+                         "sales": level + 0.2 * i + 10 * (day.day_of_week >= 5)
                          + np.sin(i) * 0.5})
     frame = pd.DataFrame(rows)
     train = frame[frame["date"] < days[-7]]

@@ -389,6 +389,7 @@ def explain(run: Any, settings: dict[str, Any], spec: dict[str, Any], training: 
         target.log_table("raw_feature_importance", _table(result["raw"]))
         if "engineered" in result:
             target.log_table("engineered_feature_importance", _table(result["engineered"]))
+        target.flush()
     _write(run, IMPORTANCE_FILE, json.dumps(result, indent=2))
     top = sorted(raw.items(), key=lambda kv: -kv[1])[:10]
     print("Raw feature importance: " + ", ".join(f"{k} {v:.4f}" for k, v in top), flush=True)

@@ -131,8 +131,10 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a run: status, times, metrics, tags, properties, files and error; for a
-    HyperDrive sweep also its children, best first, with their sampled values."""
+    HyperDrive sweep also its children, best first, with their sampled values; for an AutoML
+    run its leaderboard and data guardrails."""
     from plinth.core.run import Run
+    from plinth.train.automl.run import AutoMLRun
     from plinth.train.hyperdrive.run import HyperDriveRun
 
     ws = open_workspace(workspace_config, workspace)
@@ -154,6 +156,10 @@ def show(
         info["primary_metric"] = {"name": run.primary_metric_name,
                                   "goal": run.primary_metric_goal}
         info["children"] = run.get_children_sorted_by_primary_metric()
+    if isinstance(run, AutoMLRun):
+        info["primary_metric"] = run.primary_metric
+        info["leaderboard"] = run.get_leaderboard()
+        info["guardrails"] = _guardrails(run)
     if as_json:
         print_json(info)
         return
@@ -196,6 +202,15 @@ def show(
     if info.get("children"):
         out.print()
         out.print(_children_table(info["children"], info["primary_metric"]))
+    if info.get("leaderboard"):
+        out.print()
+        out.print(_leaderboard_table(info["leaderboard"], info["primary_metric"]))
+    if info.get("guardrails"):
+        out.print()
+        table = new_table("Guardrail", "Status", "Description", title="Data guardrails")
+        for row in info["guardrails"]:
+            table.add_row(row["name"], row["status"], row["description"])
+        out.print(table)
     out.print()
     if info["files"]:
         table = new_table(title="Files")
@@ -350,6 +365,26 @@ def submit(
         error = (details.get("error") or {}).get("error") or {}
         message = error.get("message", "no error details")
         raise fail(f"Run {run.id} ended {details['status']}: {message}")
+
+
+def _guardrails(run: Any) -> list[dict]:
+    """An AutoML run's guardrails, or none before its setup has run."""
+    from plinth.exceptions import UserErrorException
+
+    try:
+        return run.get_guardrails(to_console=False)
+    except UserErrorException:
+        return []
+
+
+def _leaderboard_table(rows: list[dict], metric: str) -> Any:
+    """An AutoML run's completed iterations, best first."""
+    table = new_table("#", "Iteration", "Algorithm", metric, "Run",
+                      title=f"Leaderboard by {metric}")
+    for rank, row in enumerate(rows, 1):
+        table.add_row(str(rank), str(row["iteration"]), row["algorithm"],
+                      f"{row['score']:.6g}", row["run_id"])
+    return table
 
 
 def _children_table(rows: list[dict], metric: dict) -> Any:
