@@ -52,6 +52,7 @@ bench: setup
 	$(PY) benchmarks/batch_inference.py --bytecode-cache
 	$(PY) benchmarks/hyperdrive_sweeps.py
 	$(PY) benchmarks/model_serving.py
+	$(PY) benchmarks/automl.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache

@@ -288,7 +288,8 @@ def make_table(title: str, columns: list[str]):
 
     table = Table(title=title)
     for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i in (0, len(columns) - 1) else "right")
+        table.add_column(column, justify="left" if i in (0, len(columns) - 1) else "right",
+                         no_wrap=i == 0)
     return table
 
 
@@ -316,7 +317,7 @@ def main() -> int:
 
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)  # rich's 80-column default wraps the table
+        console = Console(width=170)  # rich's 80-column default wraps the table
     early = "off" if args.no_early_stopping else "on"
     console.print(f"[bold]AutoML[/]: Plinth (max_concurrent_iterations=2, early stopping "
                   f"{early}) vs FLAML (n_jobs=2) with {args.budget:g} s each, and LightGBM "
@@ -342,9 +343,8 @@ def main() -> int:
     table = make_table(
         f"AutoML held-out scores, {args.budget:g} s budget ({os.cpu_count()} CPUs; rows: "
         "training/held-out)",
-        ["dataset", "rows", "metric", "Plinth", "FLAML", "LightGBM", "Plinth - FLAML",
-         "Plinth wall s", "FLAML wall s", "LightGBM s", "Plinth iterations",
-         "best algorithm (Plinth / FLAML)"])
+        ["dataset", "rows", "metric", "Plinth", "FLAML", "LightGBM", "Plinth-FLAML",
+         "Plinth s", "FLAML s", "LightGBM s", "iterations", "best: Plinth / FLAML"])
     differences = []
     for r in results:
         p, f, g = r["plinth"], r["flaml"], r["lightgbm"]
@@ -362,9 +362,11 @@ def main() -> int:
             f"{p['best_algorithm'] if ok else '-'} / {f['best_estimator']}")
     console.print(table)
 
-    notes = make_table("Plinth's runs: how they ended and where the wall time went (s)",
-                       ["dataset", "completed", "canceled", "failed", "setup", "search",
-                        "ensembles", "then Completed", "dropped columns", "stop reason"])
+    notes = make_table("Plinth's runs: iterations (ensembles included) by how they ended, "
+                       "and where the wall time went (s)",
+                       ["dataset", "completed", "canceled", "failed", "ensembles", "setup",
+                        "search", "ensembling", "then Completed", "dropped columns",
+                        "stop reason"])
     for r in results:
         p = r["plinth"]
         if "score" not in p:
@@ -375,11 +377,12 @@ def main() -> int:
             return "-" if value is None else f"{value:.1f}"
 
         notes.add_row(r["dataset"], str(p["completed"]), str(p["canceled"]), str(p["failed"]),
-                      s(ph["setup"]), s(ph["search"]), s(ph["ensembles"]),
-                      s(ph["to_completed"]),
+                      str(p["iterations"] - p["searched_iterations"]), s(ph["setup"]),
+                      s(ph["search"]), s(ph["ensembles"]), s(ph["to_completed"]),
                       ", ".join(f"{k} ({v})" for k, v in p["dropped_columns"].items()) or "-",
                       p["stop_reason"] or "-")
-    console.print(notes)
+    if notes.row_count:
+        console.print(notes)
 
     failed = [r["dataset"] for r in results if "score" not in r["plinth"]]
     mean = statistics.mean(differences) if differences else None

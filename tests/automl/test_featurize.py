@@ -358,7 +358,7 @@ def test_featurization_config_builds_a_json_spec():
     config = FeaturizationConfig(blocked_transformers="LabelEncoder",
                                  column_purposes={"a": "numeric"}, drop_columns=["d"],
                                  transformer_params={"Imputer": [(["a"], {"strategy": "median"})]},
-                                 dataset_language="ENG", prediction_transform_type="integer")
+                                 dataset_language="ENG", prediction_transform_type="numeric")
     config.add_column_purpose("b", "categoricalhash")
     config.add_blocked_transformers(["TfIdf", "LabelEncoder"])
     config.add_drop_columns("e")
@@ -372,7 +372,7 @@ def test_featurization_config_builds_a_json_spec():
             "Imputer": [{"columns": ["a"], "params": {"strategy": "median"}}],
             "HashOneHotEncoder": [{"columns": ["b"], "params": {"number_of_bits": 4}}]},
         "dataset_language": "eng",
-        "prediction_transform_type": "Integer",
+        "prediction_transform_type": "Numeric",
     }
     assert json.loads(json.dumps(spec)) == spec
     assert FeaturizationConfig._from_spec(spec) == config
@@ -416,6 +416,8 @@ def test_featurization_config_transformer_params_get_replace_remove():
     (lambda c: FeaturizationConfig(dataset_language="english"), "dataset_language"),
     (lambda c: FeaturizationConfig(prediction_transform_type="Float"),
      "prediction_transform_type.*Numeric, Integer"),
+    (lambda c: FeaturizationConfig(prediction_transform_type="Integer"),
+     "does not cast predictions"),
 ])
 def test_featurization_config_rejects_bad_names_early(call, message):
     with pytest.raises(UserErrorException, match=message):

@@ -155,7 +155,12 @@ def _language(value: Any) -> str | None:
 def _prediction_transform_type(value: Any) -> str | None:
     if value is None:
         return None
-    return _choice(value, PREDICTION_TRANSFORM_TYPES, "prediction_transform_type")
+    value = _choice(value, PREDICTION_TRANSFORM_TYPES, "prediction_transform_type")
+    if value != "Numeric":
+        raise UserErrorException(
+            f"prediction_transform_type={value!r}: Plinth's AutoML does not cast predictions "
+            "yet; leave it out (predictions are numeric), or round them yourself.")
+    return value
 
 
 def normalize_spec(spec: Any) -> dict[str, Any]:
@@ -193,8 +198,8 @@ class FeaturizationConfig:
     :param drop_columns: columns to remove before featurization.
     :param dataset_language: three-letter ISO 639-3 code of the text columns' language (kept
         for azureml compatibility; TF-IDF does not depend on it).
-    :param prediction_transform_type: ``'Integer'`` or ``'Numeric'``: the type regression and
-        forecasting predictions are cast to.
+    :param prediction_transform_type: ``'Numeric'`` only (``'Integer'``, azureml's cast of
+        regression predictions, is not offered yet and is refused).
     """
 
     def __init__(self, blocked_transformers: list[str] | None = None,
