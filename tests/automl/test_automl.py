@@ -306,3 +306,32 @@ def test_canceling_stops_running_iterations(ws):
     assert 0 < len(iterations) < 50
     assert all(c.get_status() in ("Completed", "Canceled", "Failed") for c in iterations)
 
+
+
+@pytest.mark.slow
+@embedded
+def test_a_restarted_driver_carries_on_without_repeating_iterations(ws):
+    import os
+    import signal
+
+    from plinth._execution.submit import launch_worker
+
+    config = AutoMLConfig(task="classification", training_data=diabetes(300),
+                          label_column_name="Diabetic", iterations=4,
+                          allowed_models=["LogisticRegression", "DecisionTree", "KNN"],
+                          enable_voting_ensemble=False, model_explainability=False)
+    run = Experiment(ws, "automl-restart").submit(config)
+    deadline = time.monotonic() + 120
+    while not any("iteration" in c.tags for c in run.get_children()):
+        assert time.monotonic() < deadline, "no iteration started"
+        time.sleep(0.1)
+    pid = int(run.get_tags()["plinth.driverPid"])
+    os.kill(pid, signal.SIGKILL)
+    launch_worker(ws._location, run.id)  # what a supervisor does with an orphaned run
+    run.wait_for_completion(show_output=False)
+    iterations = sorted(int(c.tags["iteration"]) for c in run.get_children()
+                        if "iteration" in c.tags)
+    assert iterations == [0, 1, 2, 3]
+    assert len([c for c in run.get_children() if c.id.endswith("_setup")]) == 1
+    assert int(run.get_tags()["plinth.driverPid"]) != pid
+    assert [r["algorithm"] for r in run.get_leaderboard()]

@@ -24,7 +24,7 @@ from plinth._execution.driving import DriverLog, driver_main
 from plinth._execution.submit import start_run
 from plinth._location import WorkspaceLocation
 from plinth._store import TERMINAL_STATUSES, RunRecord, RunStatus
-from plinth._tuning.driver import child_index
+from plinth._tuning.driver import DRIVER_PID, child_index
 from plinth._tuning.policies import metric_numbers
 from plinth.exceptions import NotFoundError
 
@@ -74,6 +74,7 @@ class _Driver:
             return
         if self.store.set_status(self.run_id, RunStatus.RUNNING).status in TERMINAL_STATUSES:
             return
+        self.store.set_tags(self.run_id, {DRIVER_PID: str(os.getpid())})
         self.say(f"AutoML {self.run_id}: {self.settings['task']}, {self.goal} "
                  f"{self.metric!r}, models {', '.join(self.budget['models'])}.")
         setup = self.setup()

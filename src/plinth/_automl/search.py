@@ -34,17 +34,17 @@ class Tried:
 
 
 class Search:
+    """``next(history)`` is a pure function of the history (and the seed): the study is
+    rebuilt from every iteration so far on each call, so a driver started again proposes
+    exactly what the first would have."""
+
     def __init__(self, task: str, model_names: list[str], goal: str, *, n_rows: int,
                  n_features: int, seed: int):
         self.task = "regression" if task == "forecasting" else task
         self.names = list(model_names)
+        self.goal = goal
         self.n_rows, self.n_features = n_rows, n_features
-        self.study = optuna.create_study(
-            direction="maximize" if goal == "maximize" else "minimize",
-            sampler=optuna.samplers.TPESampler(seed=seed, constant_liar=True,
-                                               n_startup_trials=5))
-        self.pending: dict[int, int] = {}  # iteration -> trial number, while it runs
-        self.replayed = 0
+        self.seed = seed
 
     def defaults(self, name: str) -> dict[str, Any]:
         if name not in _tunable():
@@ -54,50 +54,45 @@ class Search:
     def next(self, history: list[Tried]) -> tuple[str, dict[str, Any], bool]:
         """The next model, its hyperparameters and whether they were searched (False: the
         model's defaults), given every iteration so far (in order)."""
-        self._replay(history)
+        study = self._study(history)
         tried = {t.model for t in history}
         untried = [name for name in self.names if name not in tried]
         if untried:
             # The study learns which model did well; the defaults are not points of its space.
             name = untried[0]
-            self.study.enqueue_trial({"model": name})
-            trial = self.study.ask()
-            trial.suggest_categorical("model", self.names)
-            params, searched = self.defaults(name), False
-        else:
-            trial = self.study.ask()
-            name = trial.suggest_categorical("model", self.names)
-            params, searched = {**self.defaults(name), **self._suggest(trial, name)}, True
-        self.pending[len(history)] = trial.number
-        self.replayed = len(history) + 1
-        return name, params, searched
+            study.enqueue_trial({"model": name})
+            study.ask().suggest_categorical("model", self.names)
+            return name, self.defaults(name), False
+        trial = study.ask()
+        name = trial.suggest_categorical("model", self.names)
+        return name, {**self.defaults(name), **self._suggest(trial, name)}, True
 
     def _suggest(self, trial: optuna.trial.Trial, name: str) -> dict[str, Any]:
         if name not in _tunable():
             return {}
         return models.get(name).suggest(trial, self.task, self.n_rows, self.n_features)
 
-    def _replay(self, history: list[Tried]) -> None:
-        """Tell the study what ended since the last call; a search started again (a driver
-        restarted on the same run) first asks again for every iteration already tried."""
-        for index, tried in enumerate(history):
-            if index >= self.replayed:
-                self.study.enqueue_trial(_prefixed(tried.model, tried.params)
-                                         if tried.searched else {"model": tried.model})
-                trial = self.study.ask()
-                trial.suggest_categorical("model", self.names)
-                if tried.searched:
-                    self._suggest(trial, tried.model)
-                self.pending[index] = trial.number
-            number = self.pending.get(index)
-            if number is None or tried.state == "running":
+    def _study(self, history: list[Tried]) -> optuna.Study:
+        """A study that has seen ``history``: ended iterations told, running ones left
+        running (so ``constant_liar`` steers the next point away from them)."""
+        study = optuna.create_study(
+            direction="maximize" if self.goal == "maximize" else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=self.seed + len(history),
+                                               constant_liar=True, n_startup_trials=5))
+        for tried in history:
+            study.enqueue_trial(_prefixed(tried.model, tried.params) if tried.searched
+                                else {"model": tried.model})
+            trial = study.ask()
+            trial.suggest_categorical("model", self.names)
+            if tried.searched:
+                self._suggest(trial, tried.model)
+            if tried.state == "running":
                 continue
-            del self.pending[index]
             if tried.state == "complete" and tried.score is not None:
-                self.study.tell(number, float(tried.score))
+                study.tell(trial, float(tried.score))
             else:
-                self.study.tell(number, state=optuna.trial.TrialState.FAIL)
-        self.replayed = max(self.replayed, len(history))
+                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        return study
 
 
 def _prefixed(name: str, params: dict[str, Any]) -> dict[str, Any]:
