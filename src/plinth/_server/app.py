@@ -36,6 +36,9 @@ def error_response(status: int, code: str, message: str) -> JSON:
 
 
 def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
+    from fastapi.staticfiles import StaticFiles
+
+    from plinth import _studio as studio
     from plinth._server.routes import (
         artifacts,
         auth,
@@ -51,6 +54,7 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
         services,
         workspaces,
     )
+    from plinth._studio.common import STATIC, is_studio_page, studio_error
 
     app = FastAPI(
         lifespan=_scheduling,
@@ -80,6 +84,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     @app.exception_handler(PlinthError)
     async def plinth_error(request: Request, error: PlinthError):
         status, code = status_for(error)
+        if is_studio_page(request):
+            return studio_error(request, status, error)
         if status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, error)
         response = error_response(status, code, str(error))
@@ -96,6 +102,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException):
+        if is_studio_page(request) and error.status_code == 404:
+            return studio_error(request, 404, error.detail)
         code = {401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
         return error_response(
             error.status_code, code.get(error.status_code, "HttpError"), str(error.detail)
@@ -117,6 +125,8 @@ def create_app(config: ServerConfig, store: Store | None = None) -> FastAPI:
     app.include_router(pipeline_runs.router, prefix=API_PREFIX)
     app.include_router(services.router, prefix=API_PREFIX)
     app.include_router(mlflow.router)  # MLflow's paths: /ws/{workspace}/api/2.0/...
+    app.include_router(studio.router)  # the web UI: /, /signin, /w/{workspace}/...
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     return app
 
 

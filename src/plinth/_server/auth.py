@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENV_SERVER_SECRET",
+    "STUDIO_COOKIE",
+    "STUDIO_HEADER",
+    "principal_of_token",
     "LOCAL",
     "Principal",
     "ROLES",
@@ -228,8 +231,21 @@ def _state(request: Request) -> ServerState:
     return request.app.state.plinth
 
 
+#: The Studio's sign-in cookie: the same token a client sends as a header.
+STUDIO_COOKIE = "plinth_token"
+#: A header browsers only send from the Studio's own pages (a cross-site form cannot set one),
+#: required with the cookie on requests that change something.
+STUDIO_HEADER = "x-plinth-studio"
+
+
 def _identify(state: ServerState, request: Request) -> Principal:
     header = request.headers.get("authorization")
+    cookie = request.cookies.get(STUDIO_COOKIE)
+    if not header and cookie:
+        if request.method not in ("GET", "HEAD") and not request.headers.get(STUDIO_HEADER):
+            raise AuthenticationError(
+                f"A signed-in Studio page sends the {STUDIO_HEADER} header with changes.")
+        header = f"Bearer {cookie}"
     if not header:
         raise AuthenticationError(
             "This server needs a token: send `Authorization: Bearer <token>` (the SDK does so "
@@ -238,7 +254,12 @@ def _identify(state: ServerState, request: Request) -> Principal:
     found = _BEARER.match(header)
     if found is None:
         raise AuthenticationError("The Authorization header must be `Bearer <token>`.")
-    token = found.group(1)
+    return principal_of_token(state, found.group(1))
+
+
+def principal_of_token(state: ServerState, token: str) -> Principal:
+    """Who ``token`` (an access token or a service principal's) belongs to; raises
+    AuthenticationError for an unknown, revoked or expired one, or a disabled user."""
     store = state.store
     if token.startswith(TOKEN_PREFIX):
         try:

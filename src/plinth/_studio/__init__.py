@@ -1,0 +1,30 @@
+"""Studio: the workspace server's web UI, served at ``/``.
+
+Server-rendered pages (Jinja2 templates) over the same store and role checks as the REST
+API; charts and live parts fetch the REST API itself (``/api/v1``) with the sign-in cookie.
+Front-end assets are vendored under ``static/vendor`` (htmx for interactivity, uPlot for
+charts of many points), so nothing is fetched from a CDN.
+
+- ``common``: templates, the page context (workspace, caller, role), formatting.
+- ``signin``: sign-in with an access token (a cookie), sign-out, the home page.
+- ``runs``: experiments, the runs table, a run's page, comparing runs.
+- ``assets``: models, datasets, datastores, environments, compute, pipelines, endpoints.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+__all__ = ["router", "STATIC"]
+
+
+def _router() -> APIRouter:
+    from plinth._studio import assets, runs, signin
+
+    router = APIRouter(include_in_schema=False)
+    for module in (signin, runs, assets):
+        router.include_router(module.router)
+    return router
+
+
+router = _router()

@@ -1,0 +1,5 @@
+"""Experiments, runs, a run's page, comparing runs."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
