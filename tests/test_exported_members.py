@@ -34,6 +34,7 @@ PUBLIC = {
     "plinth.automl.core.forecasting_parameters": ["ForecastingParameters"],
     "plinth.automl.core.featurization": ["FeaturizationConfig"],
     "plinth.data": ["OutputFileDatasetConfig"],
+    "plinth.widgets": ["RunDetails"],
     "plinth.exceptions": ["PlinthError", "UserErrorException", "ActivityFailedException",
                           "ModelNotFoundException", "WorkspaceException"],
 }

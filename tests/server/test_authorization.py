@@ -31,6 +31,11 @@ PUBLIC = {
     ("HEAD", "/api/v1/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("HEAD", "/docs/oauth2-redirect"),
+    # The Studio's sign-in page and the form it posts; signing out only drops the cookie.
+    ("GET", "/signin"),
+    ("HEAD", "/signin"),
+    ("POST", "/signin"),
+    ("POST", "/signout"),
 }
 # Writes (POST, PUT, PATCH, DELETE) under a workspace that only read, and so may be open to
 # Readers. Every other write needs Contributor or Owner. MLflow's searches are POSTs.
@@ -39,6 +44,8 @@ READ_ONLY_WRITES: set[tuple[str, str]] = {
     ("POST", f"{MLFLOW}/experiments/search"),
     ("POST", f"{MLFLOW}/runs/search"),
     ("POST", f"{MLFLOW}/logged-models/search"),
+    # The Studio's endpoint test console forwards a scoring request: it changes nothing.
+    ("POST", "/w/{workspace}/endpoints/{name}/test"),
 }
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 DEPENDENCIES = {
@@ -67,7 +74,9 @@ def _routes(routes: list[Any], prefix: str = "") -> list[tuple[str, str, Any]]:
     for route in contexts:
         original = getattr(route, "original_route", route)
         if isinstance(original, Mount):
-            found += _routes(original.routes, prefix + original.path)
+            # A mounted app with routes (not the Studio's static files, which are public).
+            if original.routes:
+                found += _routes(original.routes, prefix + original.path)
             continue
         for method in sorted(getattr(route, "methods", None) or ()):
             found.append((method, prefix + route.path, route))

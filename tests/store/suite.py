@@ -866,6 +866,43 @@ class StoreSuite:
         store.log_metrics(run.id, [MetricPoint("big", 10**400)])
         assert store.get_metrics(run.id)[0].value == 10**400
 
+    def test_latest_metrics_are_each_runs_last_numbers(self, store, exp):
+        first, second, quiet = (self.new_run(store, exp) for _ in range(3))
+        store.log_metrics(first.id, [
+            MetricPoint("loss", 0.9, step=0), MetricPoint("loss", 0.5, step=1),
+            MetricPoint("acc", 3), MetricPoint("name", "adam"), MetricPoint("flag", True),
+            MetricPoint("losses", [1, 2], kind="list"), MetricPoint("row", {"a": 1}, kind="row"),
+            MetricPoint("big", 10**400),
+        ])
+        store.log_metrics(first.id, [MetricPoint("loss", 0.25, step=2)])
+        store.log_metrics(second.id, [
+            MetricPoint("loss", 7.0), MetricPoint("loss", math.nan), MetricPoint("acc", "n/a"),
+            MetricPoint("acc", 0.75), MetricPoint("gone", 1.0), MetricPoint("gone", "text"),
+            MetricPoint("inf", -math.inf),
+        ])
+        ids = [first.id, second.id, quiet.id, first.id, unique("missing")]
+        got = store.latest_metrics(ids)
+        assert set(got) == {first.id, second.id}
+        assert got[first.id] == {"loss": 0.25, "acc": 3.0}
+        assert type(got[first.id]["acc"]) is float
+        assert set(got[second.id]) == {"loss", "acc", "inf"}
+        assert math.isnan(got[second.id]["loss"])
+        assert (got[second.id]["acc"], got[second.id]["inf"]) == (0.75, -math.inf)
+        assert store.latest_metrics(ids, ["acc", "nothing"]) == {
+            first.id: {"acc": 3.0}, second.id: {"acc": 0.75}}
+        assert store.latest_metrics(ids, []) == {}
+        assert store.latest_metrics([]) == {}
+        assert store.latest_metrics([quiet.id], None) == {}
+        with pytest.raises(ValidationError):
+            store.latest_metrics(first.id)
+
+    def test_latest_metrics_of_many_runs(self, store, exp):
+        runs = [self.new_run(store, exp) for _ in range(150)]
+        for i, run in enumerate(runs):
+            store.log_metrics(run.id, [MetricPoint("x", float(i)), MetricPoint("y", i)])
+        got = store.latest_metrics([r.id for r in runs], ["x"])
+        assert got == {r.id: {"x": float(i)} for i, r in enumerate(runs)}
+
     def test_run_without_metrics(self, store, exp):
         assert store.get_metrics(self.new_run(store, exp).id) == []
 

@@ -507,6 +507,16 @@ class Store(Protocol):
         """Points grouped by metric (name and kind), metrics in the order each was first
         logged, and each metric's points in the order they were logged."""
 
+    def latest_metrics(
+        self, run_ids: Sequence[str], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, float]]:
+        """Each run's last logged value of each scalar metric (of ``names``, or of every
+        name), where that value is a number (NaN and infinities included): ``{run_id: {name:
+        float}}``, for the metric columns of a runs table. One indexed query per few thousand
+        runs, however long their series. A metric whose last value is not a number (text, a
+        bool) is left out, as are runs without any and ids of runs that do not exist (or,
+        through a server, are not in its workspace)."""
+
     # models
     def create_model_version(
         self,

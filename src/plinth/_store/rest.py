@@ -95,6 +95,8 @@ from plinth.exceptions import AuthorizationError, NotFoundError, PlinthError, Va
 __all__ = ["RestStore", "ServerOnlyError"]
 
 R = TypeVar("R")
+#: Run ids per request of ``latest_metrics`` (the server takes up to 200; ids in a URL).
+_LATEST_RUNS_PER_CALL = 100
 _adapters: dict[Any, TypeAdapter] = {}
 
 
@@ -294,6 +296,24 @@ class RestStore:
         items = self.client.call("GET", f"{self._run(run_id)}/metrics",
                                  params={"name": name} if name is not None else None)
         return [MetricPoint(*item) for item in items]
+
+    def latest_metrics(self, run_ids: Sequence[str],
+                       names: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        if isinstance(run_ids, str) or isinstance(names, str):
+            raise ValidationError("run_ids and names must be lists of strings, not a str.")
+        run_ids = list(dict.fromkeys(run_ids))
+        if names is not None:
+            names = list(dict.fromkeys(names))
+            if not names:
+                return {}
+        out: dict[str, dict[str, float]] = {}
+        for start in range(0, len(run_ids), _LATEST_RUNS_PER_CALL):
+            params = {"run_id": run_ids[start:start + _LATEST_RUNS_PER_CALL], "name": names}
+            found = self.client.call("GET", f"{self._ws}/runs-latest-metrics",
+                                     params={k: v for k, v in params.items() if v is not None})
+            out.update({r: {n: float(v) for n, v in values.items()}
+                        for r, values in found.items()})
+        return out
 
     # -- models ---------------------------------------------------------------------------
 

@@ -12,7 +12,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -55,6 +65,9 @@ __all__ = ["SqlStore", "redact_uri"]
 
 DEFAULT_HEARTBEAT_TIMEOUT = 60.0
 _RETRIES = 20
+#: Run ids per query of ``latest_metrics``: well under SQLite's and PostgreSQL's limits on
+#: bound parameters.
+_IDS_PER_QUERY = 2000
 
 
 def _dumps(value: Any) -> str:
@@ -543,6 +556,37 @@ class SqlStore(
             rows = conn.execute(query).all()
         return [_metric(r) for r in rows]
 
+    def latest_metrics(
+        self, run_ids: Sequence[str], names: Sequence[str] | None = None
+    ) -> dict[str, dict[str, float]]:
+        if isinstance(run_ids, str) or isinstance(names, str):
+            raise ValidationError("run_ids and names must be lists of strings, not a str.")
+        run_ids = list(dict.fromkeys(run_ids))
+        names = None if names is None else list(dict.fromkeys(names))
+        if not run_ids or names == []:
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        # A series' last point is at position count - 1: one primary-key lookup per series
+        # (found through the (run_id, name, kind) index), not a scan of its points.
+        with self._tx(write=False) as conn:
+            for start in range(0, len(run_ids), _IDS_PER_QUERY):
+                query = (
+                    select(metric_series.c.run_id, metric_series.c.name,
+                           metric_points.c.value, metric_points.c.payload)
+                    .join(metric_points, and_(
+                        metric_points.c.series_id == metric_series.c.id,
+                        metric_points.c.idx == metric_series.c.count - 1))
+                    .where(metric_series.c.run_id.in_(run_ids[start:start + _IDS_PER_QUERY]),
+                           metric_series.c.kind == "scalar")
+                )
+                if names is not None:
+                    query = query.where(metric_series.c.name.in_(names))
+                for row in conn.execute(query):
+                    number = _number(row.value, row.payload)
+                    if number is not None:
+                        out.setdefault(row.run_id, {})[row.name] = number
+        return out
+
     # -- models ---------------------------------------------------------------------------
 
     def create_model_version(
@@ -812,6 +856,25 @@ def _point_row(series_id: int, idx: int, p: MetricPoint) -> tuple:
 def _metric(row: Row) -> MetricPoint:
     value = row.value if row.payload is None else json.loads(row.payload)
     return MetricPoint(row.name, value, row.kind, row.step, row.ts, row.description or "")
+
+
+def _number(value: float | None, payload: str | None) -> float | None:
+    """A stored point's value as a float, when it is a number (SQLite keeps NaN as NULL,
+    with its JSON)."""
+    if value is not None:
+        return float(value)
+    if payload is None:
+        return None
+    try:
+        decoded = json.loads(payload)
+    except ValueError:
+        return None
+    if isinstance(decoded, bool) or not isinstance(decoded, (int, float)):
+        return None
+    try:
+        return float(decoded)
+    except OverflowError:  # an int too large for a float
+        return None
 
 
 def _model(row: Row) -> ModelRecord:

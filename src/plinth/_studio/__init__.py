@@ -13,17 +13,20 @@ charts of many points), so nothing is fetched from a CDN.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-__all__ = ["router", "STATIC"]
+__all__ = ["router"]
 
 
 def _router() -> APIRouter:
+    from plinth._server.auth import reader
     from plinth._studio import assets, runs, signin
 
     router = APIRouter(include_in_schema=False)
-    for module in (signin, runs, assets):
-        router.include_router(module.router)
+    router.include_router(signin.router)
+    # Every page under /w/{workspace} is for the workspace's Readers and above, as the API.
+    for module in (runs, assets):
+        router.include_router(module.router, dependencies=[Depends(reader)])
     return router
 
 

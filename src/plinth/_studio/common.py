@@ -126,7 +126,7 @@ def is_studio_page(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api/", "/ws/", "/static/", "/healthz")):
         return False
-    return "text/html" in request.headers.get("accept", "") or path in ("/", "/signin")
+    return "text/html" in request.headers.get("accept", "")
 
 
 def studio_error(request: Request, status: int, error: Any) -> Response:

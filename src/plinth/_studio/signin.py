@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
-from plinth._server.auth import STUDIO_COOKIE, principal_of_token
+from plinth._server.auth import STUDIO_COOKIE, authenticated, principal_of_token
 from plinth._studio.common import page_context, render, templates
 from plinth.exceptions import AuthenticationError
 
@@ -16,7 +16,7 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/")
+@router.get("/", dependencies=[Depends(authenticated)])
 def home(request: Request) -> Response:
     """The workspaces the caller can see (straight into the only one)."""
     page = page_context(request)
@@ -42,8 +42,9 @@ async def signin(request: Request) -> Response:
     try:
         principal_of_token(request.app.state.plinth, token)
     except AuthenticationError as error:
+        # 400, not 401: the sign-in form itself is public; the token given was refused.
         return templates.TemplateResponse(request, "signin.html", {
-            "next": target, "error": str(error)}, status_code=401)
+            "next": target, "error": str(error)}, status_code=400)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(STUDIO_COOKIE, token, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", max_age=30 * 24 * 3600)

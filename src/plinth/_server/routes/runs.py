@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 
 from plinth._api import (
     CreateRunRequest,
@@ -19,6 +22,7 @@ from plinth._server.app import JSON
 from plinth._server.auth import contributor, reader
 from plinth._server.routes._common import MaxResults, PageToken, State, WorkspaceName, paginate
 from plinth._store import MetricPoint, RunRecord
+from plinth.exceptions import ValidationError
 
 router = APIRouter(tags=["runs"])
 
@@ -137,8 +141,85 @@ def log_metrics(workspace: WorkspaceName, run_id: str, body: LogMetricsRequest,
 @router.get(f"{RUN}/metrics", dependencies=[Depends(reader)],
             response_model=list[MetricPoint])
 def get_metrics(workspace: WorkspaceName, run_id: str, state: State,
-                name: str | None = None) -> JSON:
+                name: str | None = None,
+                max_points: Annotated[int | None, Query(ge=10, le=1_000_000)] = None) -> JSON:
+    """The run's metric points. With ``max_points`` (for charts), each scalar series longer
+    than that is downsampled to at most ``max_points`` points (the smallest and largest
+    value of each of ``max_points / 2`` buckets, and its first and last points), and every
+    scalar point logged without a step carries its position in its series as its step."""
     state.run_in(state.workspace(workspace), run_id)
+    points = state.store.get_metrics(run_id, name)
+    if max_points is not None:
+        points = downsample(points, max_points)
     # Straight to JSON: FastAPI's serialization of the response model would turn NaN and
     # infinities into null.
-    return JSON(state.store.get_metrics(run_id, name))
+    return JSON(points)
+
+
+@router.get("/workspaces/{workspace}/runs-latest-metrics", dependencies=[Depends(reader)])
+def latest_metrics(
+    workspace: WorkspaceName,
+    state: State,
+    run_id: Annotated[list[str] | None, Query()] = None,
+    name: Annotated[list[str] | None, Query()] = None,
+) -> JSON:
+    """``Store.latest_metrics`` of the runs ``run_id`` (repeated, at most
+    MAX_LATEST_RUNS) of this workspace: ``{run_id: {name: value}}``; runs that are not in
+    the workspace read as runs without metrics."""
+    ws = state.workspace(workspace)
+    run_ids = list(dict.fromkeys(run_id or []))
+    if len(run_ids) > MAX_LATEST_RUNS:
+        raise ValidationError(f"At most {MAX_LATEST_RUNS} run_id values per request, got "
+                              f"{len(run_ids)}.")
+    found = state.store.latest_metrics(run_ids, name)
+    if found:
+        mine = {e.id for e in state.store.list_experiments(ws.id, include_archived=True)}
+        for other in [r for r in found if state.store.get_run(r).experiment_id not in mine]:
+            del found[other]
+    return JSON(found)
+
+
+MAX_LATEST_RUNS = 200
+
+
+def downsample(points: list[MetricPoint], max_points: int) -> list[MetricPoint]:
+    """``points`` (as ``get_metrics`` gives them: grouped by metric) with each scalar series
+    cut to at most ``max_points`` by min/max buckets, and positions as steps (see
+    ``get_metrics``). Other kinds are left as they are."""
+    out: list[MetricPoint] = []
+    start = 0
+    while start < len(points):
+        first = points[start]
+        end = start
+        while (end < len(points) and points[end].name == first.name
+               and points[end].kind == first.kind):
+            end += 1
+        series = points[start:end]
+        start = end
+        if first.kind != "scalar":
+            out.extend(series)
+            continue
+        series = [p if p.step is not None else p._replace(step=i)
+                  for i, p in enumerate(series)]
+        out.extend(series if len(series) <= max_points else _buckets(series, max_points))
+    return out
+
+
+def _buckets(series: list[MetricPoint], max_points: int) -> list[MetricPoint]:
+    count = max(1, (max_points - 2) // 2)
+    size = math.ceil((len(series) - 2) / count)
+    keep = {0, len(series) - 1}
+    for low in range(1, len(series) - 1, size):
+        numbers = [(p.value, i) for i, p in enumerate(series[low:low + size], low)
+                   if _plottable(p.value)]
+        if numbers:
+            keep.add(min(numbers)[1])
+            keep.add(max(numbers)[1])
+        else:
+            keep.add(low)
+    return [series[i] for i in sorted(keep)]
+
+
+def _plottable(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and not math.isnan(value))
