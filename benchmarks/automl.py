@@ -26,7 +26,7 @@ multi_class='ovr')`` on ``predict_proba``; for two classes this is the plain AUC
 * LightGBM: ``LGBMClassifier`` / ``LGBMRegressor(verbose=-1)``, default parameters, no tuning.
 
 Target: Plinth's held-out score at least FLAML's on average over the datasets (mean of
-Plinth - FLAML >= 0; AUC and r2 differences are averaged alike). About 15 minutes on 2 cores
+Plinth - FLAML >= 0; AUC and r2 differences are averaged alike). About 10 minutes on 2 cores
 with the default budget of 60 s; nothing here is asserted on time.
 
     .venv/bin/python benchmarks/automl.py [--budget 60] [--datasets wine,digits] [--json PATH]

@@ -290,6 +290,19 @@ def test_a_label_column_missing_from_a_dataset_fails_setup_with_its_name(ws, tmp
 
 @pytest.mark.slow
 @embedded
+def test_a_timeout_before_any_iteration_completes_says_so(ws):
+    config = AutoMLConfig(task="classification", training_data=diabetes(300),
+                          label_column_name="Diabetic", experiment_timeout_minutes=0.02,
+                          allowed_models=["RandomForest"])
+    run = Experiment(ws, "automl-timeout").submit(config)
+    run.wait_for_completion(show_output=False, raise_on_error=False)
+    assert run.get_status() == "Failed"
+    assert "experiment_timeout_minutes=0.02" in run._record.error["message"]
+    assert "more time" in run._record.error["message"]
+
+
+@pytest.mark.slow
+@embedded
 def test_canceling_stops_running_iterations(ws):
     config = AutoMLConfig(task="classification", training_data=diabetes(400),
                           label_column_name="Diabetic", iterations=50,

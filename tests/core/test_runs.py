@@ -258,7 +258,7 @@ def test_archive_and_reactivate(ws):
     assert [e.name for e in Experiment.list(ws, view_type="ArchivedOnly")] == ["old"]
     exp.reactivate()
     assert "old" in ws.experiments
-    assert exp.get_portal_url().endswith(f"/workspaces/{ws.name}/experiments/old")
+    assert exp.get_portal_url().endswith(f"/w/{ws.name}/experiments/old")
 
 
 def test_experiment_name_is_checked(ws):

@@ -203,13 +203,10 @@ class _Driver:
         children = self.iterations()
         ranked = self.ranked(children)
         if not ranked:
-            failed = [r for r in children if r.status == RunStatus.FAILED]
-            first = (failed[0].error or {}).get("message", "no error details") if failed \
-                else "no iteration completed"
-            self.say(f"No iteration completed; the first error: {first}")
+            message = self.why_none_completed(children)
+            self.say(message)
             self.store.set_status(self.run_id, RunStatus.FAILED, error={
-                "code": "NoIterationCompleted",
-                "message": f"No AutoML iteration completed. The first error: {first}"})
+                "code": "NoIterationCompleted", "message": message})
             return
         best = ranked[0]
         score = self.score(best)
@@ -223,6 +220,18 @@ class _Driver:
             self.explain(best)
         self.say(f"AutoML ended: {len(ranked)} of {len(children)} iteration(s) completed.")
         self.store.set_status(self.run_id, RunStatus.COMPLETED)
+
+    def why_none_completed(self, children: list[RunRecord]) -> str:
+        failed = [r for r in children if r.status == RunStatus.FAILED]
+        if failed:
+            first = (failed[0].error or {}).get("message", "no error details")
+            return f"No AutoML iteration completed. The first error, {failed[0].id}: {first}"
+        canceled = [r for r in children if r.status == RunStatus.CANCELED]
+        if (self.stop_reason or "").startswith("experiment_timeout_minutes"):
+            return (f"No AutoML iteration completed within {self.stop_reason} (setup "
+                    f"included): {len(canceled)} iteration(s) were canceled at the deadline. "
+                    "Give the experiment more time, or fewer rows or cheaper allowed_models.")
+        return "No AutoML iteration completed."
 
     def explain(self, best: RunRecord) -> None:
         explain_id = f"{self.run_id}_explain"

@@ -379,13 +379,13 @@ def datastores_page(request: Request, workspace: str) -> Response:
             where = _where(sdk, Datastore._from_record(sdk, record))
         except Exception:  # noqa: BLE001 - an odd config still lists
             where = "-"
+        builtin = bool(record.config.get("builtin"))
         settings = {k: (_without_userinfo(v) if isinstance(v, str) else v)
                     for k, v in record.config.items()
-                    if k not in ("builtin", "prefix") and not _SECRET_LIKE.search(k)
-                    and k not in record.secrets}
+                    if v is not None and k != "builtin" and not (builtin and k == "prefix")
+                    and not _SECRET_LIKE.search(k) and k not in record.secrets}
         rows.append({"record": record, "where": where, "settings": settings,
-                     "credentials": sorted(record.secrets),
-                     "builtin": bool(record.config.get("builtin"))})
+                     "credentials": sorted(record.secrets), "builtin": builtin})
     return render(page, "datastores.html", datastores=rows)
 
 

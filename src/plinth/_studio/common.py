@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
+from markupsafe import Markup
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -46,13 +47,13 @@ def _number(value: Any) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _time(epoch: float | None) -> str:
+def _time(epoch: float | None) -> Markup | str:
     """A UTC ISO time in a <time> element; the page's script shows it in the viewer's zone."""
     if epoch is None:
         return ""
     moment = _dt.datetime.fromtimestamp(float(epoch), tz=_dt.UTC)
     text = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f'<time datetime="{moment.isoformat()}">{text}</time>'
+    return Markup(f'<time datetime="{moment.isoformat()}">{text}</time>')
 
 
 templates.env.filters["duration"] = _duration

@@ -132,9 +132,13 @@ def _check_name(name: Any) -> None:
 
 
 def _portal_url(workspace: "Workspace", path: str) -> str:
+    """The Studio page: on the workspace's server, or for an embedded workspace where
+    ``plinth server`` serves it (``$PLINTH_STUDIO_URL``, default its default address)."""
     import os
+    from urllib.parse import quote
 
-    base = os.environ.get("PLINTH_STUDIO_URL", "http://127.0.0.1:5000")
-    return f"{base.rstrip('/')}/workspaces/{workspace.name}/{path}"
+    base = (workspace._location.server_url or os.environ.get("PLINTH_STUDIO_URL")
+            or "http://127.0.0.1:5000")
+    return f"{base.rstrip('/')}/w/{quote(workspace.name, safe='')}/{path}"
 
 

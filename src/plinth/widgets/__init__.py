@@ -88,7 +88,7 @@ class RunDetails:
             "end_time_utc": _iso(record.end_time),
             "duration_seconds": _seconds(record, now),
             "duration": _duration(_seconds(record, now)),
-            "error": (record.error or {}).get("message") if record.error else None,
+            "error": (record.error or {}).get("message"),
             # The run's own metrics (a sweep's get_metrics() gives its children's instead).
             "metrics": {name: _latest(value)
                         for name, value in Run.get_metrics(run).items()},

@@ -17,16 +17,6 @@
     });
   }
 
-  // A version picker shows its version as soon as one is chosen (its Show button stays for
-  // keyboard users who move through the options).
-  function autosubmit(root) {
-    root.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
-      select.addEventListener("change", function () {
-        if (select.form) { select.form.submit(); }
-      });
-    });
-  }
-
   function copyText(text, button) {
     var done = function () {
       var label = button.textContent;
@@ -141,9 +131,26 @@
     });
   }
 
+  // A fragment loaded into the page (the dataset profile) says why when it cannot load.
+  function fragments(root) {
+    root.querySelectorAll("[hx-get][hx-trigger='load']").forEach(function (box) {
+      box.addEventListener("htmx:responseError", function (e) {
+        var xhr = e.detail.xhr;
+        var message = xhr.responseText;
+        try { message = JSON.parse(xhr.responseText).error.message; } catch (err) { /* text */ }
+        box.textContent = "";
+        var p = document.createElement("p");
+        p.className = "error";
+        p.setAttribute("role", "alert");
+        p.textContent = "Could not load this part (HTTP " + xhr.status + "): " + message;
+        box.appendChild(p);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    fragments(document);
     filters(document);
-    autosubmit(document);
     buttons(document);
     testConsole();
   });
