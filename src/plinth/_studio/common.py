@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
-from markupsafe import Markup
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from plinth._server.auth import ROLES, Principal, require_role
 from plinth._server.state import ServerState
