@@ -124,11 +124,14 @@ class TableQuery:
         order = params.get("order") or ("desc" if _descending_first(sort) else "asc")
         if order not in ("asc", "desc"):
             order = "desc"
+        metrics = _names(params.getlist("metrics"))
+        if sort.startswith("metric:") and sort[7:] not in metrics:
+            metrics.append(sort[7:])  # the column the rows are sorted by is shown
         return cls(sort=sort, order=order, q=(params.get("q") or "").strip(),
                    status=(params.get("status") or "").strip(),
                    page=max(1, _int(params.get("page"), 1)),
                    per_page=min(MAX_PER_PAGE, max(1, _int(params.get("per_page"), PER_PAGE))),
-                   metrics=_names(params.getlist("metrics")))
+                   metrics=metrics)
 
     def params(self) -> dict[str, str]:
         """The query string's values (defaults left out)."""
@@ -471,9 +474,11 @@ def run_logs(request: Request, workspace: str, run_id: str, file: str = "") -> R
 
 
 def _is_log(name: str) -> bool:
+    """Files under the log folders a run has (``logs/`` here, azureml's others), and
+    ``*.log`` files at the top of the run's files."""
     top = name.split("/", 1)[0]
     return (top in ("logs", "azureml-logs", "user_logs", "system_logs")
-            or (name.endswith((".log", ".txt")) and "/" not in name))
+            or (name.endswith(".log") and "/" not in name))
 
 
 @router.get("/w/{workspace}/runs/{run_id}/outputs")
@@ -635,8 +640,9 @@ def _json(text: str | None, default: Any) -> Any:
         return default
 
 
-PC_WIDTH, PC_HEIGHT, PC_TOP, PC_BOTTOM, PC_SIDE = 1100, 380, 46, 40, 70
-GOOD, BAD = (26, 127, 55), (207, 34, 46)  # the CSS --ok and --bad colours
+PC_WIDTH, PC_HEIGHT, PC_TOP, PC_BOTTOM, PC_SIDE = 1100, 380, 46, 40, 90
+#: Worst to best: orange, lavender, blue (a scale that colour-blind readers can follow).
+SCALE = ((230, 97, 1), (153, 142, 195), (11, 92, 173))
 
 
 def parallel_coordinates(rows: list[dict[str, Any]], params: list[str], metric: str | None,
@@ -656,8 +662,12 @@ def parallel_coordinates(rows: list[dict[str, Any]], params: list[str], metric: 
         scales.append(scale)
         x = PC_SIDE + i * step if len(names) > 1 else PC_WIDTH / 2
         ticks = [{"y": PC_TOP + (1 - t) * span, "text": text} for t, text in scale["ticks"]]
+        last = i == len(names) - 1 and len(names) > 1
         axes.append({"x": x, "label": name, "ticks": ticks, "metric": is_metric,
-                     "log": scale["log"]})
+                     "log": scale["log"], "anchor": "start" if last else "end",
+                     "tick_x": x + 6 if last else x - 6,
+                     "label_anchor": "end" if last else ("start" if i == 0 else "middle"),
+                     "label_x": x + 10 if last else (x - 10 if i == 0 else x)})
     metric_values = [r["metric"] for r in rows if r["metric"] is not None]
     low, high = (min(metric_values), max(metric_values)) if metric_values else (0.0, 0.0)
     lines = []
@@ -672,9 +682,7 @@ def parallel_coordinates(rows: list[dict[str, Any]], params: list[str], metric: 
             colour = "#8c959f"
         else:
             good = (row["metric"] - low) / (high - low) if high > low else 1.0
-            good = good if maximize else 1 - good
-            colour = "#" + "".join(f"{round(b + (g - b) * good):02x}"
-                                   for g, b in zip(GOOD, BAD, strict=True))
+            colour = _colour(good if maximize else 1 - good)
         run = row["run"]
         params_text = ", ".join(f"{k}={v}" for k, v in row["params"].items())
         lines.append({"points": " ".join(points), "colour": colour, "run_id": run.id,
@@ -685,6 +693,13 @@ def parallel_coordinates(rows: list[dict[str, Any]], params: list[str], metric: 
     lines.sort(key=lambda line: (line["best"], line["scored"]))  # the best on top
     return {"axes": axes, "lines": lines, "width": PC_WIDTH, "height": PC_HEIGHT,
             "top": PC_TOP, "bottom": PC_HEIGHT - PC_BOTTOM}
+
+
+def _colour(good: float) -> str:
+    """The colour of a line ``good`` (0 worst, 1 best) of the way along SCALE."""
+    low, high, t = (SCALE[0], SCALE[1], good * 2) if good < 0.5 else (
+        SCALE[1], SCALE[2], good * 2 - 1)
+    return "#" + "".join(f"{round(a + (b - a) * t):02x}" for a, b in zip(low, high, strict=True))
 
 
 def _axis_scale(values: list[Any]) -> dict[str, Any]:
@@ -706,8 +721,9 @@ def _axis_scale(values: list[Any]) -> dict[str, Any]:
 
         ticks = [(at(low), _short(low)), (at(high), _short(high))] if hi != lo else [
             (0.5, _short(low))]
-        if hi != lo and not log:
-            ticks.insert(1, (0.5, _short(low + (high - low) / 2)))
+        if hi != lo:
+            middle = 10 ** ((lo + hi) / 2) if log else low + (high - low) / 2
+            ticks.insert(1, (0.5, _short(middle)))
         return {"at": at, "ticks": ticks, "log": log}
     categories = sorted({_short(v) for v in present}, key=_natural)
     spots = {c: (i + 0.5) / len(categories) for i, c in enumerate(categories)}

@@ -87,6 +87,37 @@
     el.dataset.drawn = "1";
   }
 
+  // Runs with one value each: a bar per run (a line of single points says little).
+  function bars(el, values, labels) {
+    el.textContent = "";
+    var top = 0;
+    values.forEach(function (v) { if (v !== null && isFinite(v)) { top = Math.max(top, Math.abs(v)); } });
+    var list = document.createElement("ul");
+    list.className = "bars";
+    values.forEach(function (v, i) {
+      var item = document.createElement("li");
+      var label = document.createElement("span");
+      label.className = "bar-label";
+      label.textContent = labels[i];
+      var track = document.createElement("span");
+      track.className = "bar-track";
+      var bar = document.createElement("span");
+      bar.className = "bar";
+      bar.style.background = PALETTE[i % PALETTE.length];
+      bar.style.width = (v === null || !isFinite(v) || !top ? 0 : 100 * Math.abs(v) / top) + "%";
+      track.appendChild(bar);
+      var value = document.createElement("span");
+      value.className = "bar-value";
+      value.textContent = v === null ? "—" : String(Number(v.toPrecision(6)));
+      item.appendChild(label);
+      item.appendChild(track);
+      item.appendChild(value);
+      list.appendChild(item);
+    });
+    el.appendChild(list);
+    el.dataset.drawn = "1";
+  }
+
   function message(el, text) {
     var p = document.createElement("p");
     p.className = "chart-message";
@@ -117,10 +148,15 @@
     Promise.all(runs.map(function (run) {
       return points(run.api).catch(function () { return []; });
     })).then(function (perRun) {
+      var labels = runs.map(function (run) { return run.label; });
       charts.forEach(function (el) {
         var name = el.dataset.metric;
-        draw(el, align(perRun.map(function (all) { return series(all, name); })),
-             runs.map(function (run) { return run.label; }));
+        var list = perRun.map(function (all) { return series(all, name); });
+        if (list.every(function (s) { return s[0].length <= 1; })) {
+          bars(el, list.map(function (s) { return s[1].length ? s[1][0] : null; }), labels);
+        } else {
+          draw(el, align(list), labels);
+        }
       });
     });
     document.querySelectorAll(".swatch[data-series]").forEach(function (s) {
