@@ -17,6 +17,7 @@ from tests.conftest import write_script
 from plinth.core import Experiment, Model, ScriptRunConfig, Workspace
 from plinth.core.model import InferenceConfig
 from plinth.core.webservice import LocalWebservice
+from plinth.train.automl import AutoMLConfig
 from plinth.train.hyperdrive import (
     GridParameterSampling,
     HyperDriveConfig,
@@ -106,14 +107,20 @@ def course(tmp_path_factory):
                                            source_directory=str(service_dir)),
                            LocalWebservice.deploy_configuration())
     service.wait_for_deployment()
-    yield ws, sweep
+
+    automl = Experiment(ws, "mslearn-diabetes-automl").submit(AutoMLConfig(
+        task="classification", primary_metric="AUC_weighted",
+        training_data=ws.datasets["diabetes dataset"].take(600),
+        label_column_name="Diabetic", iterations=2, n_cross_validations=3))
+    automl.wait_for_completion()
+    yield ws, sweep, automl
     service.delete()
 
 
 def test_from_the_browser_alone(course, studio, page):
     from playwright.sync_api import expect
 
-    ws, sweep = course
+    ws, sweep, automl = course
     server = studio(ws)
     page.goto(f"{server}/")
     expect(page.locator("#experiments")).to_be_visible()
@@ -156,6 +163,13 @@ def test_from_the_browser_alone(course, studio, page):
     expect(nodes).to_have_count(2)
     expect(page.locator('#pipeline-graph g.node[data-reused="true"]')).to_have_count(2)
     screenshot(page, "course-pipeline-graph")
+
+    # The AutoML run: its leaderboard, guardrails and the best model's feature importance.
+    page.goto(f"{server}/w/{ws.name}/runs/{automl.id}")
+    expect(page.locator("#automl-leaderboard tbody tr")).to_have_count(3)  # 2 + the ensemble
+    expect(page.locator("#guardrails")).to_contain_text("Class balancing detection")
+    expect(page.locator("#feature-importance")).to_contain_text("PlasmaGlucose")
+    screenshot(page, "course-automl")
 
     # The endpoint's test console answers with the model's predictions.
     page.get_by_role("navigation", name="Workspace").get_by_role("link",
