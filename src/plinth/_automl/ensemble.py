@@ -201,10 +201,7 @@ class PreFittedSoftVotingClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y, **fit_params):
         """Refit every member (on codes ``0..k-1``), keeping the weights."""
-        self.estimators = [
-            (name, clone(model).fit(X, y, **fit_params))
-            for name, model in _check_members(self.estimators, "estimators")
-        ]
+        self.estimators = _refitted(self.estimators, X, y, fit_params)
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -235,10 +232,7 @@ class PreFittedSoftVotingRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, **fit_params):
         """Refit every member, keeping the weights."""
-        self.estimators = [
-            (name, clone(model).fit(X, y, **fit_params))
-            for name, model in _check_members(self.estimators, "estimators")
-        ]
+        self.estimators = _refitted(self.estimators, X, y, fit_params)
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -336,3 +330,9 @@ class StackEnsembleRegressor(RegressorMixin, BaseEstimator):
         members = _check_members(self.base_learners, "base_learners")
         stacked = stack_features("regression", [m.predict(X) for _, m in members])
         return np.asarray(self.meta_learner.predict(stacked), dtype=float).ravel()
+
+
+def _refitted(estimators, X, y, fit_params) -> list:
+    """Each (name, member) with the member cloned and fitted again."""
+    return [(name, clone(model).fit(X, y, **fit_params))
+            for name, model in _check_members(estimators, "estimators")]
