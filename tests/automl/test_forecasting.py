@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from plinth._automl.forecasting import (
-    PREDICTION_COLUMN,
-    ForecastingPipeline,
+from plinth._automl.forecasting import PREDICTION_COLUMN, ForecastingPipeline
+from plinth._automl.timeseries import (
     check_series,
     infer_freq,
     infer_seasonality,

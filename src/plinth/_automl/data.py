@@ -105,7 +105,7 @@ def make_folds(data: Data, settings: dict[str, Any], validation: Data | None) ->
     folds = settings.get("n_cross_validations")
     size = settings.get("validation_size")
     if settings["task"] == "forecasting":
-        from plinth._automl.forecasting import rolling_origin_splits
+        from plinth._automl.timeseries import rolling_origin_splits
 
         count = folds or 3
         splits = rolling_origin_splits(data.X, settings["forecasting"], count)

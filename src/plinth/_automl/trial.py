@@ -81,7 +81,7 @@ def setup(run: Any, settings: dict[str, Any], spec: dict[str, Any], training: Da
 
     folds = make_folds(training, settings, validation)
     if settings["task"] == "forecasting":
-        from plinth._automl.forecasting import check_series
+        from plinth._automl.timeseries import check_series
 
         check_series(training.X, settings["forecasting"])
     featurizer = None

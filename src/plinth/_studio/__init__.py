@@ -5,9 +5,15 @@ API; charts and live parts fetch the REST API itself (``/api/v1``) with the sign
 Front-end assets are vendored under ``static/vendor`` (htmx for interactivity, uPlot for
 charts of many points), so nothing is fetched from a CDN.
 
-- ``common``: templates, the page context (workspace, caller, role), formatting.
+- ``common``: templates, the page context (workspace, caller, role), formatting, helpers
+  several pages share.
 - ``signin``: sign-in with an access token (a cookie), sign-out, the home page.
-- ``runs``: experiments, the runs table, a run's page, comparing runs.
+- ``runs``: experiments, an experiment's runs table, comparing runs.
+- ``run_page``: a run's pages (overview, metrics, logs, outputs, child runs, its graph,
+  downloads).
+- ``sweeps``: what a HyperDrive or AutoML run's overview shows (parallel coordinates, the
+  leaderboard).
+- ``pipeline_graph``: the layout of a pipeline run's graph.
 - ``assets``: models, datasets, datastores, environments, compute, pipelines, endpoints.
 """
 
@@ -20,12 +26,12 @@ __all__ = ["router"]
 
 def _router() -> APIRouter:
     from plinth._server.auth import reader
-    from plinth._studio import assets, runs, signin
+    from plinth._studio import assets, run_page, runs, signin
 
     router = APIRouter(include_in_schema=False)
     router.include_router(signin.router)
     # Every page under /w/{workspace} is for the workspace's Readers and above, as the API.
-    for module in (runs, assets):
+    for module in (runs, run_page, assets):
         router.include_router(module.router, dependencies=[Depends(reader)])
     return router
 

@@ -1,11 +1,12 @@
-"""What every Studio page shares: the templates, who is looking at which workspace, and
-how values are shown."""
+"""What every Studio page shares: the templates, who is looking at which workspace, how
+values are shown, and the little helpers several pages use."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,18 @@ from markupsafe import Markup
 
 from plinth._server.auth import ROLES, Principal, require_role
 from plinth._server.state import ServerState
-from plinth._store import WorkspaceRecord
+from plinth._store import TERMINAL_STATUSES, RunRecord, WorkspaceRecord
 
-__all__ = ["STATIC", "Page", "is_studio_page", "page_context", "render", "studio_error",
-           "templates"]
+__all__ = ["CHART_POINTS", "HYPERPARAMETERS", "STATIC", "Page", "duration_of",
+           "is_studio_page", "page_context", "render", "studio_error", "templates"]
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+HYPERPARAMETERS = "hyperparameters"
+#: Points a chart asks the REST API for (it downsamples longer series).
+CHART_POINTS = 1000
 
 
 def _duration(seconds: float | None) -> str:
@@ -140,3 +145,41 @@ def studio_error(request: Request, status: int, error: Any) -> Response:
         "status": status, "title": titles.get(status, "Something went wrong"),
         "message": str(error), "workspace": None, "workspaces": [], "auth": False,
         "page": None}, status_code=status)
+
+
+# -- helpers of several pages -----------------------------------------------------------------
+
+
+def _render(page: Page, template: str, status_code: int = 200, **context: Any) -> Response:
+    context.setdefault("now", time.time())
+    return render(page, template, status_code=status_code, run_duration=duration_of,
+                  **context)
+
+
+def duration_of(run: RunRecord, now: float | None = None) -> float | None:
+    """Seconds from start to end (to now while it runs)."""
+    if run.start_time is None:
+        return None
+    end = run.end_time
+    if end is None:
+        if run.status in TERMINAL_STATUSES:
+            return None
+        end = time.time() if now is None else now
+    return max(0.0, end - run.start_time)
+
+
+def _api(page: Page, path: str) -> str:
+    return f"/api/v1/workspaces/{quote(page.workspace.name, safe='')}{path}"
+
+
+def _json(text: str | None, default: Any) -> Any:
+    if not text:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError:
+        return default
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -215,7 +215,7 @@ class ForecastingParameters:
                                "features unknown at forecast time")
 
     def _spec(self) -> dict[str, Any]:
-        """The settings as plain JSON values, for the engine (``plinth._automl.forecasting``):
+        """The settings as plain JSON values, for the engine (``plinth._automl.timeseries``):
         ``time_column_name``, ``forecast_horizon`` (int), ``time_series_id_column_names``
         (list), ``target_lags`` (sorted ints, [] for none), ``target_rolling_window_size``
         (int or None), ``freq`` (a pandas alias or None), ``seasonality`` (int or 'auto') and
@@ -299,7 +299,7 @@ class ForecastingParameters:
         if not isinstance(self.freq, str):
             raise UserErrorException(
                 f"freq={self.freq!r}: give a pandas frequency alias such as 'D', 'h' or 'MS'.")
-        from plinth._automl.forecasting import normalize_freq
+        from plinth._automl.timeseries import normalize_freq
 
         return normalize_freq(self.freq)
 
