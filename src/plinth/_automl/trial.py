@@ -161,8 +161,10 @@ def iteration(run: Any, settings: dict[str, Any], spec: dict[str, Any], training
     final = make_model(settings, model, params, training.classes)
     _fit(final, settings, training.X, training.y, training.w)
     _save(run, settings, final, training, folds, held_out, [model])
-    steps = getattr(final, "named_steps", {})
-    run.add_properties({"run_preprocessor": ", ".join(k for k in list(steps)[1:-1]) or "",
+    # The steps between featurization and the model: the scaler, if any.
+    steps = list(getattr(final, "named_steps", {}))[:-1]
+    scalers = [name for name in steps if name not in ("datatransformer", "timeseriestransformer")]
+    run.add_properties({"run_preprocessor": ", ".join(scalers),
                         "score": repr(scores[settings["primary_metric"]])})
 
 
