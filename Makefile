@@ -53,6 +53,7 @@ bench: setup
 	$(PY) benchmarks/hyperdrive_sweeps.py
 	$(PY) benchmarks/model_serving.py
 	$(PY) benchmarks/automl.py
+	$(PY) benchmarks/studio_pages.py
 
 clean:
 	rm -rf $(VENV) node_modules demo-workspace .pytest_cache
