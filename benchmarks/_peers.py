@@ -160,3 +160,17 @@ def verdict(ok: bool | None) -> str:
     if ok is None:
         return "[yellow]n/a[/]"
     return "[green]PASS[/]" if ok else "[red]FAIL[/]"
+
+
+def load_note(console: Any) -> float:
+    """The 1-minute load average (which counts a script's previous part too), printed with a
+    note when it exceeds the CPU count: other processes then compete with the one measured."""
+    load = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    if load > cpus:
+        console.print(f"[yellow]note:[/] load average {load:.1f} on {cpus} CPUs: other "
+                      "processes compete for the CPUs; compare ratios from a quieter run.")
+    else:
+        console.print(f"[dim]load average {load:.1f} on {cpus} CPUs[/]")
+    return load
+

@@ -49,7 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import machine_info, verdict, write_result
+from _peers import load_note, machine_info, verdict, write_result
 
 NAME = "automl"
 ROOT = Path(__file__).resolve().parent.parent
@@ -237,17 +237,6 @@ def run_lightgbm(task: str, X_train, y_train, X_test, y_test) -> dict[str, Any]:
 
 # --- main -----------------------------------------------------------------------------------
 
-
-def load_note(console) -> float:
-    """The 1-minute load average, with a note when it exceeds the CPU count."""
-    load = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
-    if load > cpus:
-        console.print(f"[yellow]note:[/] load average {load:.1f} on {cpus} CPUs: other "
-                      "processes compete for the CPUs.")
-    else:
-        console.print(f"[dim]load average {load:.1f} on {cpus} CPUs[/]")
-    return load
 
 
 def one_dataset(args, console, ws, name: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import machine_info, verdict, write_result
+from _peers import load_note, machine_info, verdict, write_result
 
 NAME = "hyperdrive_sweeps"
 TARGET_OVERHEAD_S = 0.3
@@ -213,18 +213,6 @@ def saving(text: str, used: float, whole: float) -> str:
         return text
     return f"{text} (-{100 * (whole - used) / whole:.0f}%)"
 
-
-def load_note(console) -> float:
-    """The 1-minute load average (which counts this script's previous part too), with a note
-    when it exceeds the CPU count: other processes then compete with the one measured."""
-    load = os.getloadavg()[0]
-    cpus = os.cpu_count() or 1
-    if load > cpus:
-        console.print(f"[yellow]note:[/] load average {load:.1f} on {cpus} CPUs: other "
-                      "processes compete for the CPUs; compare ratios from a quieter run.")
-    else:
-        console.print(f"[dim]load average {load:.1f} on {cpus} CPUs[/]")
-    return load
 
 
 def make_table(title: str, columns: list[str]):

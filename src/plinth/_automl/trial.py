@@ -213,11 +213,7 @@ def _fold_scores(settings: dict[str, Any], folds: Folds, training: Data,
                  held_out: np.ndarray) -> dict[str, float]:
     """Every metric per fold, averaged over the folds (azureml's way)."""
     evaluation = folds.evaluation
-    y_min = settings.get("y_min")
-    y_max = settings.get("y_max")
-    if settings["task"] != "classification":
-        y_min = float(np.min(training.y)) if y_min is None else y_min
-        y_max = float(np.max(training.y)) if y_max is None else y_max
+    y_min, y_max = _y_range(settings, training)
     per_fold = []
     for index in range(len(folds.splits)):
         rows = np.flatnonzero(folds.fold == index)

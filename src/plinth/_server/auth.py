@@ -319,16 +319,24 @@ def require_role(request: Request, workspace_name: str | None, minimum: str) -> 
         log.error("%s %s declares role %s but names no workspace; refused.",
                   request.method, request.url.path, minimum)
         raise AuthorizationError(f"This operation needs the {minimum} role on a workspace.")
-    store = _state(request).store
-    roles = store.roles_of(principal.name)
-    workspace = store.get_workspace(workspace_name)  # NotFoundError: 404
-    role = roles.get(workspace.id)
+    # A request may check twice (a route's dependency, then the Studio page it renders):
+    # the caller's role on a workspace is read once per request.
+    known = getattr(request.state, "plinth_roles", None)
+    if known is None:
+        known = request.state.plinth_roles = {}
+    role = known.get(workspace_name)
     if role is None:
-        raise AuthorizationError(
-            f"{principal.name!r} has no role on workspace {workspace_name!r}; its Owner can "
-            f"give one with `plinth user set-role {principal.name} ROLE --workspace "
-            f"{workspace_name}`."
-        )
+        store = _state(request).store
+        roles = store.roles_of(principal.name)
+        workspace = store.get_workspace(workspace_name)  # NotFoundError: 404
+        role = roles.get(workspace.id)
+        if role is None:
+            raise AuthorizationError(
+                f"{principal.name!r} has no role on workspace {workspace_name!r}; its Owner "
+                f"can give one with `plinth user set-role {principal.name} ROLE --workspace "
+                f"{workspace_name}`."
+            )
+        known[workspace_name] = role
     if ROLES.index(role) < ROLES.index(minimum):
         raise AuthorizationError(
             f"{principal.name!r} is a {role} of workspace {workspace_name!r}; this operation "

@@ -19,20 +19,18 @@ charts of many points), so nothing is fetched from a CDN.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 __all__ = ["router"]
 
 
 def _router() -> APIRouter:
-    from plinth._server.auth import reader
     from plinth._studio import assets, run_page, runs, signin
 
     router = APIRouter(include_in_schema=False)
-    router.include_router(signin.router)
-    # Every page under /w/{workspace} is for the workspace's Readers and above, as the API.
-    for module in (runs, run_page, assets):
-        router.include_router(module.router, dependencies=[Depends(reader)])
+    # Every page under /w/{workspace} declares the Reader role, as the API's routes do.
+    for module in (signin, runs, run_page, assets):
+        router.include_router(module.router)
     return router
 
 

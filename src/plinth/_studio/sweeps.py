@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from plinth._store import RunRecord
 from plinth._studio.common import HYPERPARAMETERS, Page, _is_number, _json
+from plinth._tuning.driver import child_index
 from plinth.exceptions import NotFoundError
 
 __all__ = ["parallel_coordinates"]
@@ -38,7 +39,7 @@ def _hyperdrive(page: Page, run: RunRecord, children: list[RunRecord]) -> dict[s
         rows.append({"run": child, "params": params if isinstance(params, dict) else {},
                      "metric": best,
                      "terminated_by": child.properties.get("plinth.terminatedBy")})
-    rows.sort(key=lambda r: _child_index(r["run"].id))
+    rows.sort(key=lambda r: child_index(r["run"].id))
     scored = [r for r in rows if r["metric"] is not None]
     scored.sort(key=lambda r: r["metric"], reverse=maximize)
     rows = scored + [r for r in rows if r["metric"] is None]
@@ -55,10 +56,6 @@ def _hyperdrive(page: Page, run: RunRecord, children: list[RunRecord]) -> dict[s
             "params": params, "best": best, "sweep": sweep,
             "chart": parallel_coordinates(rows, params, metric, maximize, best_id, run_url)}
 
-
-def _child_index(run_id: str) -> int:
-    tail = run_id.rpartition("_")[2]
-    return int(tail) if tail.isdigit() else -1
 
 
 PC_WIDTH, PC_HEIGHT, PC_TOP, PC_BOTTOM, PC_SIDE = 1100, 380, 46, 40, 90
